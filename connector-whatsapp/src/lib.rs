@@ -1,0 +1,1 @@
+//! WhatsApp connector (being written).

@@ -1,0 +1,150 @@
+//! The [`Messenger`] trait: one connected account on one platform.
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use serde::Serialize;
+
+use crate::capabilities::Capabilities;
+use crate::error::{Error, Result};
+use crate::model::{
+    AccountInfo, ByteStream, ChatId, InboundEvent, MediaRef, MessageId, OutgoingMessage, Platform,
+};
+use crate::plan::{Downgrade, Part, ReplyWindow};
+use crate::webhook::{WebhookOutcome, WebhookRequest};
+
+/// A stream of inbound events (long polling). Transient failures are retried inside the
+/// stream; an `Err` item is fatal (bad credentials, a conflicting poller) and ends it.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<InboundEvent>> + Send + 'static>>;
+
+/// One part of a send that the platform accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SentPart {
+    /// The platform's id of the message.
+    pub message_id: MessageId,
+    /// When the platform accepted it.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// What a send did: the messages that went out, and every change the customer will see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SendReport {
+    /// The platform of the account.
+    pub platform: Platform,
+    /// The conversation.
+    pub chat: ChatId,
+    /// Every message that went out, in order.
+    pub parts: Vec<SentPart>,
+    /// Every decision of the planner that changed what the customer sees.
+    pub downgrades: Vec<Downgrade>,
+}
+
+impl SendReport {
+    /// The id of the first message sent (the one a reply would quote).
+    pub fn first_message_id(&self) -> Option<&MessageId> {
+        self.parts.first().map(|p| &p.message_id)
+    }
+}
+
+/// One connected account (a bot, a phone number, a community) on one platform.
+///
+/// Object-safe, so a CRM can hold `Vec<Arc<dyn Messenger>>`. A connector implements the
+/// required methods; [`send`](Messenger::send) plans the message against
+/// [`capabilities`](Messenger::capabilities) and sends each part through
+/// [`send_part`](Messenger::send_part). Layers ([`crate::layers`]) wrap a `Messenger` and are
+/// `Messenger`s themselves.
+///
+/// ```no_run
+/// # async fn run(m: std::sync::Arc<dyn messenger_core::Messenger>) -> messenger_core::Result<()> {
+/// use messenger_core::OutgoingMessage;
+/// let report = m.send(&OutgoingMessage::text("123456789", "Your order has shipped")).await?;
+/// for d in &report.downgrades {
+///     eprintln!("changed: {d}");
+/// }
+/// # Ok(()) }
+/// ```
+#[async_trait]
+pub trait Messenger: Send + Sync {
+    /// The platform of this account.
+    fn platform(&self) -> Platform;
+
+    /// What the platform can do, as this account sees it.
+    fn capabilities(&self) -> &Capabilities;
+
+    /// Checks the credentials against the platform and returns the account's identity.
+    async fn connect(&self) -> Result<AccountInfo>;
+
+    /// Sends one planned part. `part` already fits the platform (the planner saw to it).
+    async fn send_part(&self, chat: &ChatId, part: &Part) -> Result<SentPart>;
+
+    /// Plans `message` and sends every part; see [`crate::send::execute`].
+    async fn send(&self, message: &OutgoingMessage) -> Result<SendReport> {
+        crate::send::execute(self, message).await
+    }
+
+    /// Whether free-form messages to `chat` are allowed now (platforms with a reply window).
+    async fn reply_window(&self, chat: &ChatId) -> Result<ReplyWindow> {
+        let _ = chat;
+        Ok(ReplyWindow::NotApplicable)
+    }
+
+    /// Streams the bytes of inbound media without holding the whole file in memory.
+    async fn download(&self, media: &MediaRef) -> Result<ByteStream>;
+
+    /// Marks an inbound message as read, where the platform can.
+    async fn mark_read(&self, chat: &ChatId, message: &MessageId) -> Result<()> {
+        let _ = (chat, message);
+        Err(Error::unsupported("mark-as-read is not available on this platform")
+            .with_platform(self.platform()))
+    }
+
+    /// Verifies and parses one webhook delivery, returning the events and the HTTP response
+    /// the platform expects.
+    async fn handle_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome> {
+        let _ = request;
+        Err(Error::unsupported("webhooks are not available for this connector")
+            .with_platform(self.platform()))
+    }
+
+    /// Long-polls the platform for updates, where it has long polling.
+    fn updates(&self) -> Result<EventStream> {
+        Err(Error::unsupported("long polling is not available on this platform")
+            .with_platform(self.platform()))
+    }
+}
+
+#[async_trait]
+impl<M: Messenger + ?Sized> Messenger for std::sync::Arc<M> {
+    fn platform(&self) -> Platform {
+        (**self).platform()
+    }
+    fn capabilities(&self) -> &Capabilities {
+        (**self).capabilities()
+    }
+    async fn connect(&self) -> Result<AccountInfo> {
+        (**self).connect().await
+    }
+    async fn send_part(&self, chat: &ChatId, part: &Part) -> Result<SentPart> {
+        (**self).send_part(chat, part).await
+    }
+    async fn send(&self, message: &OutgoingMessage) -> Result<SendReport> {
+        (**self).send(message).await
+    }
+    async fn reply_window(&self, chat: &ChatId) -> Result<ReplyWindow> {
+        (**self).reply_window(chat).await
+    }
+    async fn download(&self, media: &MediaRef) -> Result<ByteStream> {
+        (**self).download(media).await
+    }
+    async fn mark_read(&self, chat: &ChatId, message: &MessageId) -> Result<()> {
+        (**self).mark_read(chat, message).await
+    }
+    async fn handle_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome> {
+        (**self).handle_webhook(request).await
+    }
+    fn updates(&self) -> Result<EventStream> {
+        (**self).updates()
+    }
+}

@@ -1,0 +1,1 @@
+//! The monotonic status tracker (being written).
