@@ -313,7 +313,11 @@ impl From<serde_json::Error> for Error {
             serde_json::error::Category::Data => "unexpected JSON shape",
             serde_json::error::Category::Eof => "truncated JSON",
         };
-        Error::decode(format!("{class} at line {} column {}", e.line(), e.column()))
+        Error::decode(format!(
+            "{class} at line {} column {}",
+            e.line(),
+            e.column()
+        ))
     }
 }
 
@@ -332,8 +336,16 @@ mod tests {
         assert!(Error::transport("x").is_retryable());
         assert!(Error::rate_limited(None).is_retryable());
         assert!(!Error::invalid_input("x").is_retryable());
-        assert!(!Error::transport("x").with_kind(ErrorKind::Unauthorized).is_retryable());
-        assert!(Error::platform_error("500", "x").with_retryable(true).is_retryable());
+        assert!(
+            !Error::transport("x")
+                .with_kind(ErrorKind::Unauthorized)
+                .is_retryable()
+        );
+        assert!(
+            Error::platform_error("500", "x")
+                .with_retryable(true)
+                .is_retryable()
+        );
     }
 
     #[test]

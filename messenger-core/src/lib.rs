@@ -26,6 +26,7 @@
 
 #![warn(missing_docs)]
 
+pub mod backoff;
 pub mod capabilities;
 pub mod consent;
 pub mod error;
@@ -36,6 +37,7 @@ pub mod plan;
 pub mod send;
 pub mod status;
 pub mod webhook;
+pub mod window;
 
 pub use capabilities::{Capabilities, Direction, KindCapability, LengthUnit, Rate};
 pub use error::{Delivery, Error, ErrorKind, Result};

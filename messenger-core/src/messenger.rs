@@ -84,6 +84,13 @@ pub trait Messenger: Send + Sync {
         crate::send::execute(self, message).await
     }
 
+    /// Whether `chat` is a group (rate limits differ: Telegram allows 20/min in a group and
+    /// 1/s in a private chat). Defaults to `false`.
+    fn is_group_chat(&self, chat: &ChatId) -> bool {
+        let _ = chat;
+        false
+    }
+
     /// Whether free-form messages to `chat` are allowed now (platforms with a reply window).
     async fn reply_window(&self, chat: &ChatId) -> Result<ReplyWindow> {
         let _ = chat;
@@ -96,22 +103,28 @@ pub trait Messenger: Send + Sync {
     /// Marks an inbound message as read, where the platform can.
     async fn mark_read(&self, chat: &ChatId, message: &MessageId) -> Result<()> {
         let _ = (chat, message);
-        Err(Error::unsupported("mark-as-read is not available on this platform")
-            .with_platform(self.platform()))
+        Err(
+            Error::unsupported("mark-as-read is not available on this platform")
+                .with_platform(self.platform()),
+        )
     }
 
     /// Verifies and parses one webhook delivery, returning the events and the HTTP response
     /// the platform expects.
     async fn handle_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome> {
         let _ = request;
-        Err(Error::unsupported("webhooks are not available for this connector")
-            .with_platform(self.platform()))
+        Err(
+            Error::unsupported("webhooks are not available for this connector")
+                .with_platform(self.platform()),
+        )
     }
 
     /// Long-polls the platform for updates, where it has long polling.
     fn updates(&self) -> Result<EventStream> {
-        Err(Error::unsupported("long polling is not available on this platform")
-            .with_platform(self.platform()))
+        Err(
+            Error::unsupported("long polling is not available on this platform")
+                .with_platform(self.platform()),
+        )
     }
 }
 
@@ -131,6 +144,9 @@ impl<M: Messenger + ?Sized> Messenger for std::sync::Arc<M> {
     }
     async fn send(&self, message: &OutgoingMessage) -> Result<SendReport> {
         (**self).send(message).await
+    }
+    fn is_group_chat(&self, chat: &ChatId) -> bool {
+        (**self).is_group_chat(chat)
     }
     async fn reply_window(&self, chat: &ChatId) -> Result<ReplyWindow> {
         (**self).reply_window(chat).await

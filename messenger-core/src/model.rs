@@ -466,7 +466,10 @@ impl fmt::Debug for Content {
             c.as_deref().map(TextLen)
         }
         match self {
-            Content::Text { text } => f.debug_struct("Text").field("text", &TextLen(text)).finish(),
+            Content::Text { text } => f
+                .debug_struct("Text")
+                .field("text", &TextLen(text))
+                .finish(),
             Content::Image { media, caption: c }
             | Content::File { media, caption: c }
             | Content::Voice { media, caption: c }
@@ -571,22 +574,30 @@ impl MediaSource {
     /// Media streamed from a file on disk, read lazily in chunks at each attempt.
     ///
     /// The length is read now; the MIME type is given by the caller.
-    pub async fn file(path: impl AsRef<Path>, mime_type: impl Into<String>) -> std::io::Result<Self> {
+    pub async fn file(
+        path: impl AsRef<Path>,
+        mime_type: impl Into<String>,
+    ) -> std::io::Result<Self> {
         let path = path.as_ref().to_path_buf();
         let length = tokio::fs::metadata(&path).await?.len();
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "file".to_owned());
-        Ok(MediaSource::stream(length, mime_type, file_name, move || {
-            let path = path.clone();
-            let open = async move {
-                let file = tokio::fs::File::open(path).await?;
-                Ok::<_, std::io::Error>(tokio_util::io::ReaderStream::new(file))
-            };
-            let stream = futures::TryFutureExt::try_flatten_stream(open);
-            Box::pin(stream) as ByteStream
-        }))
+        Ok(MediaSource::stream(
+            length,
+            mime_type,
+            file_name,
+            move || {
+                let path = path.clone();
+                let open = async move {
+                    let file = tokio::fs::File::open(path).await?;
+                    Ok::<_, std::io::Error>(tokio_util::io::ReaderStream::new(file))
+                };
+                let stream = futures::TryFutureExt::try_flatten_stream(open);
+                Box::pin(stream) as ByteStream
+            },
+        ))
     }
 
     /// Media the platform fetches from a public URL.
@@ -788,9 +799,10 @@ impl OutgoingContent {
 impl fmt::Debug for OutgoingContent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OutgoingContent::Text { text } => {
-                f.debug_struct("Text").field("text", &TextLen(text)).finish()
-            }
+            OutgoingContent::Text { text } => f
+                .debug_struct("Text")
+                .field("text", &TextLen(text))
+                .finish(),
             other => {
                 let name = match other.kind() {
                     ContentKind::Image => "Image",

@@ -79,7 +79,9 @@ impl fmt::Display for DowngradeReason {
             DowngradeReason::MimeRefused { mime_type } => {
                 write!(f, "the platform refuses {mime_type} for this kind")
             }
-            DowngradeReason::UrlAsLink => f.write_str("media by URL not supported; link sent as text"),
+            DowngradeReason::UrlAsLink => {
+                f.write_str("media by URL not supported; link sent as text")
+            }
         }
     }
 }

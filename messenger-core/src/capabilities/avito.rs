@@ -5,5 +5,8 @@ use crate::model::Platform;
 
 /// The capabilities of Avito.
 pub fn capabilities() -> Capabilities {
-    Capabilities { platform: Platform::Avito, ..super::telegram::capabilities() }
+    Capabilities {
+        platform: Platform::Avito,
+        ..super::telegram::capabilities()
+    }
 }

@@ -5,5 +5,8 @@ use crate::model::Platform;
 
 /// The capabilities of Max.
 pub fn capabilities() -> Capabilities {
-    Capabilities { platform: Platform::Max, ..super::telegram::capabilities() }
+    Capabilities {
+        platform: Platform::Max,
+        ..super::telegram::capabilities()
+    }
 }

@@ -3,8 +3,6 @@
 //! Source tags: `[S1]` = `PaulSonOfLars/telegram-bot-api-spec` `api.json` (Bot API 10.1);
 //! `[S2]` = core.telegram.org/bots/api; `[S3]` = core.telegram.org/bots/faq.
 
-
-
 use super::{
     ActionCapability, Capabilities, Direction, IntakeCapability, KindCapability, LengthUnit, Rate,
     RateLimits, StatusCapability, TextLimit,
@@ -29,9 +27,22 @@ pub const URL_MAX: u64 = 20 * MB;
 /// Bots download files of at most 20 MB through `getFile`. [S1 getFile; S3]
 pub const DOWNLOAD_MAX: u64 = 20 * MB;
 /// A voice note shows as one only if OGG/OPUS, MP3 or M4A. [S1 sendVoice]
-pub const VOICE_MIME: &[&str] = &["audio/ogg", "audio/opus", "audio/mpeg", "audio/mp4", "audio/x-m4a", "audio/m4a"];
+pub const VOICE_MIME: &[&str] = &[
+    "audio/ogg",
+    "audio/opus",
+    "audio/mpeg",
+    "audio/mp4",
+    "audio/x-m4a",
+    "audio/m4a",
+];
 /// sendAudio: MP3 or M4A. [S1 sendAudio]
-pub const AUDIO_MIME: &[&str] = &["audio/mpeg", "audio/mp3", "audio/mp4", "audio/x-m4a", "audio/m4a"];
+pub const AUDIO_MIME: &[&str] = &[
+    "audio/mpeg",
+    "audio/mp3",
+    "audio/mp4",
+    "audio/x-m4a",
+    "audio/m4a",
+];
 /// sendVideo: MPEG4 is the documented format (others may be sent as documents). [S1 sendVideo]
 pub const VIDEO_MIME: &[&str] = &["video/mp4"];
 /// Per-chat limit: avoid more than 1 message per second. [S3 broadcasting-to-users]
@@ -62,31 +73,89 @@ pub fn capabilities() -> Capabilities {
     };
     Capabilities {
         platform: Platform::Telegram,
-        text: TextLimit { max_len: TEXT_MAX, unit: LengthUnit::Utf16 },
-        caption: Some(TextLimit { max_len: CAPTION_MAX, unit: LengthUnit::Utf16 }),
+        text: TextLimit {
+            max_len: TEXT_MAX,
+            unit: LengthUnit::Utf16,
+        },
+        caption: Some(TextLimit {
+            max_len: CAPTION_MAX,
+            unit: LengthUnit::Utf16,
+        }),
         kinds: vec![
-            (ContentKind::Text, KindCapability { direction: Direction::Both, ..KindCapability::none() }),
-            (ContentKind::Image, media(PHOTO_UPLOAD_MAX, PHOTO_URL_MAX, &["image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp"])),
+            (
+                ContentKind::Text,
+                KindCapability {
+                    direction: Direction::Both,
+                    ..KindCapability::none()
+                },
+            ),
+            (
+                ContentKind::Image,
+                media(
+                    PHOTO_UPLOAD_MAX,
+                    PHOTO_URL_MAX,
+                    &[
+                        "image/jpeg",
+                        "image/png",
+                        "image/webp",
+                        "image/gif",
+                        "image/bmp",
+                    ],
+                ),
+            ),
             // sendDocument by URL works only for GIF, PDF and ZIP [S2]; the planner sends other
             // URLs as links only where the caller's URL is refused, so by_url stays on.
             (ContentKind::File, media(UPLOAD_MAX, URL_MAX, &[])),
             // sendVoice by URL needs audio/ogg and at most 1 MB [S2].
-            (ContentKind::Voice, KindCapability { max_by_url: Some(MB), ..media(UPLOAD_MAX, URL_MAX, VOICE_MIME) }),
+            (
+                ContentKind::Voice,
+                KindCapability {
+                    max_by_url: Some(MB),
+                    ..media(UPLOAD_MAX, URL_MAX, VOICE_MIME)
+                },
+            ),
             (ContentKind::Audio, media(UPLOAD_MAX, URL_MAX, AUDIO_MIME)),
             (ContentKind::Video, media(UPLOAD_MAX, URL_MAX, VIDEO_MIME)),
             (ContentKind::Sticker, receive_only.clone()),
-            (ContentKind::Location, KindCapability { max_download: None, ..receive_only.clone() }),
-            (ContentKind::Contact, KindCapability { max_download: None, ..receive_only }),
+            (
+                ContentKind::Location,
+                KindCapability {
+                    max_download: None,
+                    ..receive_only.clone()
+                },
+            ),
+            (
+                ContentKind::Contact,
+                KindCapability {
+                    max_download: None,
+                    ..receive_only
+                },
+            ),
         ],
         // No delivery or read receipts for bots' messages. [S1, searched; I6]
-        statuses: StatusCapability { sent: true, delivered: false, read: false },
+        statuses: StatusCapability {
+            sent: true,
+            delivered: false,
+            read: false,
+        },
         // editMessageText / deleteMessage exist; readBusinessMessage is business-only. [S1]
-        actions: ActionCapability { mark_read: false, edit: true, delete: true, reply: true },
-        intake: IntakeCapability { webhook: true, long_poll: true },
-        rate_limits: RateLimits { overall: Some(OVERALL), per_chat: Some(PER_CHAT), per_group: Some(PER_GROUP) },
+        actions: ActionCapability {
+            mark_read: false,
+            edit: true,
+            delete: true,
+            reply: true,
+        },
+        intake: IntakeCapability {
+            webhook: true,
+            long_poll: true,
+        },
+        rate_limits: RateLimits {
+            overall: Some(OVERALL),
+            per_chat: Some(PER_CHAT),
+            per_group: Some(PER_GROUP),
+        },
         reply_window: None,
         // A bot cannot write first: the user must have started it ("chat not found"). [S2]
         can_initiate: false,
     }
 }
-

@@ -5,5 +5,8 @@ use crate::model::Platform;
 
 /// The capabilities of Vk.
 pub fn capabilities() -> Capabilities {
-    Capabilities { platform: Platform::Vk, ..super::telegram::capabilities() }
+    Capabilities {
+        platform: Platform::Vk,
+        ..super::telegram::capabilities()
+    }
 }

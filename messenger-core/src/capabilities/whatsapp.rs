@@ -5,5 +5,8 @@ use crate::model::Platform;
 
 /// The capabilities of WhatsApp.
 pub fn capabilities() -> Capabilities {
-    Capabilities { platform: Platform::WhatsApp, ..super::telegram::capabilities() }
+    Capabilities {
+        platform: Platform::WhatsApp,
+        ..super::telegram::capabilities()
+    }
 }
