@@ -1,1 +1,207 @@
-fn main() {}
+//! `messenger`: the terminal front of messenger-connectors.
+//!
+//! ```text
+//! messenger capabilities [--format markdown|json]
+//! messenger plan --platform telegram --text "..." [--strict]
+//! messenger plan --platform whatsapp --voice note.mp3 --caption "..."
+//! messenger parse telegram update.json      # or - for stdin
+//! ```
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use messenger_core::plan::ReplyWindow;
+use messenger_core::{
+    Capabilities, ContentKind, MediaSource, OutgoingContent, OutgoingMessage, Platform, Policy,
+};
+
+#[derive(Parser, Debug)]
+#[command(name = "messenger", version, about = "Inspect, plan and parse messenger traffic")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print what every platform supports.
+    Capabilities {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Markdown)]
+        format: Format,
+    },
+    /// Dry-run the send planner: print each part and each downgrade.
+    Plan(PlanArgs),
+    /// Normalise a webhook body or a long-poll response into JSON Lines events.
+    Parse {
+        /// The platform the payload comes from.
+        platform: Platform,
+        /// A file, or `-` for standard input.
+        input: PathBuf,
+    },
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum Format {
+    Markdown,
+    Json,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum WindowArg {
+    NotApplicable,
+    Open,
+    Closed,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(group = clap::ArgGroup::new("content").required(true).multiple(false))]
+struct PlanArgs {
+    /// The platform to plan for.
+    #[arg(long)]
+    platform: Platform,
+    /// Send this text.
+    #[arg(long, group = "content")]
+    text: Option<String>,
+    /// Send this file as an image.
+    #[arg(long, group = "content")]
+    image: Option<PathBuf>,
+    /// Send this file as a document.
+    #[arg(long, group = "content")]
+    file: Option<PathBuf>,
+    /// Send this file as a voice note.
+    #[arg(long, group = "content")]
+    voice: Option<PathBuf>,
+    /// Send this file as an audio track.
+    #[arg(long, group = "content")]
+    audio: Option<PathBuf>,
+    /// Send this file as a video.
+    #[arg(long, group = "content")]
+    video: Option<PathBuf>,
+    /// Send media by public URL (with --as for the kind).
+    #[arg(long, group = "content")]
+    url: Option<url::Url>,
+    /// The kind of the --url media.
+    #[arg(long = "as", default_value = "file", requires = "url")]
+    url_kind: String,
+    /// A caption for the media.
+    #[arg(long)]
+    caption: Option<String>,
+    /// The MIME type of the file (guessed from its extension otherwise).
+    #[arg(long)]
+    mime: Option<String>,
+    /// Fail instead of degrading the content kind.
+    #[arg(long)]
+    strict: bool,
+    /// The state of the platform's reply window (WhatsApp's 24 h).
+    #[arg(long, value_enum, default_value_t = WindowArg::NotApplicable)]
+    window: WindowArg,
+    /// Print the text of each part, not only its length.
+    #[arg(long)]
+    show_text: bool,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line: the reason, with its causes.
+            let mut line = err.to_string();
+            for cause in err.chain().skip(1) {
+                line.push_str(": ");
+                line.push_str(&cause.to_string());
+            }
+            let _ = writeln!(std::io::stderr(), "messenger: {line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match cli.command {
+        Command::Capabilities { format } => match format {
+            Format::Markdown => {
+                write!(stdout, "{}", messenger_cli::matrix::all_platforms_markdown())?;
+            }
+            Format::Json => {
+                let caps: Vec<Capabilities> =
+                    Platform::ALL.into_iter().map(Capabilities::of).collect();
+                writeln!(stdout, "{}", serde_json::to_string_pretty(&caps)?)?;
+            }
+        },
+        Command::Plan(args) => {
+            let caps = Capabilities::of(args.platform);
+            let message = plan_message(&args).await?;
+            let window = match args.window {
+                WindowArg::NotApplicable => ReplyWindow::NotApplicable,
+                WindowArg::Open => ReplyWindow::Open,
+                WindowArg::Closed => ReplyWindow::Closed,
+            };
+            let rendered = messenger_cli::plan::render(&message, &caps, window, args.show_text)?;
+            write!(stdout, "{rendered}")?;
+        }
+        Command::Parse { platform, input } => {
+            let body = read_input(&input)?;
+            let events = messenger_cli::parse::parse(platform, &body)
+                .with_context(|| format!("cannot parse {} payload", platform.display_name()))?;
+            write!(stdout, "{}", messenger_cli::parse::to_json_lines(&events)?)?;
+        }
+    }
+    stdout.flush()?;
+    Ok(())
+}
+
+fn read_input(input: &Path) -> anyhow::Result<Vec<u8>> {
+    if input.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).context("cannot read standard input")?;
+        Ok(buf)
+    } else {
+        std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))
+    }
+}
+
+async fn plan_message(args: &PlanArgs) -> anyhow::Result<OutgoingMessage> {
+    let policy = if args.strict { Policy::Strict } else { Policy::Lenient };
+    let content = if let Some(text) = &args.text {
+        if args.caption.is_some() {
+            bail!("--caption goes with media, not --text");
+        }
+        OutgoingContent::text(text.clone())
+    } else if let Some(url) = &args.url {
+        let kind = messenger_cli::plan::kind_from_flag(&args.url_kind)
+            .filter(|k| *k != ContentKind::Text)
+            .with_context(|| format!("--as {}: expected image, file, voice, audio or video", args.url_kind))?;
+        OutgoingContent::media(kind, MediaSource::url(url.clone()), args.caption.clone())
+            .context("not a media kind")?
+    } else {
+        let (kind, path) = [
+            (ContentKind::Image, &args.image),
+            (ContentKind::File, &args.file),
+            (ContentKind::Voice, &args.voice),
+            (ContentKind::Audio, &args.audio),
+            (ContentKind::Video, &args.video),
+        ]
+        .into_iter()
+        .find_map(|(k, p)| p.as_ref().map(|p| (k, p)))
+        .context("nothing to plan: give --text, --url or a media file")?;
+        let mime = match &args.mime {
+            Some(m) => m.clone(),
+            None => mime_guess::from_path(path)
+                .first_raw()
+                .unwrap_or("application/octet-stream")
+                .to_owned(),
+        };
+        let media = MediaSource::file(path, mime)
+            .await
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        OutgoingContent::media(kind, media, args.caption.clone()).context("not a media kind")?
+    };
+    Ok(OutgoingMessage::new("0", content).policy(policy))
+}

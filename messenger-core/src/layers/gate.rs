@@ -1,1 +1,387 @@
-//! (being written)
+//! [`Gated`]: the messenger module's rules in front of a [`Messenger`].
+//!
+//! The gate asks the shared [`Consent`] before anything leaves or comes in:
+//!
+//! | call | refused with | when |
+//! |---|---|---|
+//! | `send`, `send_part` | [`ModuleInactive`](ErrorKind::ModuleInactive) | the module is not active for the account (or a new edition needs a fresh activation) |
+//! | every call below too | [`PlatformSuspended`](ErrorKind::PlatformSuspended) | the operator suspended the platform |
+//! | `send`, `send_part` | [`OptedOut`](ErrorKind::OptedOut) | the customer opted out of this account's messages |
+//! | `mark_read`, `download`, `handle_webhook`, `updates` | `ModuleInactive`, `PlatformSuspended` | as above |
+//!
+//! A refused call never reaches the inner messenger: no request leaves. `connect`,
+//! `capabilities`, `reply_window` and `is_group_chat` pass through.
+//!
+//! On the way in, every event goes through the
+//! [`OptOutRegistry`](crate::consent::OptOutRegistry): a stop word opts the customer out and the
+//! gate adds a [`ContactEvent`](crate::ContactEvent) with
+//! [`ContactChange::OptedOut`](crate::ContactChange::OptedOut) right after the message, so the
+//! CRM sees it; a platform's block or opt-out event opts out as it is.
+//!
+//! On the way out, the first message to a chat carries the
+//! [`FirstContactNotice`](crate::consent::FirstContactNotice): after a blank line at the end of the
+//! text or caption, or as the caption of media without one. The planner sees the message with the
+//! notice (so a long text is split with it). The chat counts as contacted only once the send
+//! succeeded.
+//!
+//! Decisions are logged (`tracing`, target `messenger_core::layers::gate`) with the kind, the
+//! platform and fingerprints of the account and chat; never content.
+//!
+//! ```no_run
+//! # async fn run(connector: impl messenger_core::Messenger + 'static) -> messenger_core::Result<()> {
+//! use std::sync::Arc;
+//! use messenger_core::consent::Consent;
+//! use messenger_core::layers::gate::Gated;
+//! use messenger_core::{AccountId, ErrorKind, Messenger, OutgoingMessage};
+//!
+//! let consent = Arc::new(Consent::builder().build());
+//! let bot = Gated::new(connector, AccountId::new("shop-17"), consent.clone());
+//! // The module was never activated for shop-17: nothing leaves.
+//! let err = bot.send(&OutgoingMessage::text("42", "Hello")).await.unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::ModuleInactive);
+//! # Ok(()) }
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use futures::StreamExt;
+use tracing::{debug, info, warn};
+
+use crate::capabilities::Capabilities;
+use crate::consent::{ChatKey, Consent};
+use crate::error::{Error, ErrorKind, Result};
+use crate::messenger::{EventStream, Messenger, SendReport, SentPart};
+use crate::model::{
+    AccountId, AccountInfo, ByteStream, ChatId, InboundEvent, MediaRef, MessageId, OutgoingMessage,
+    Platform,
+};
+use crate::plan::{Part, ReplyWindow};
+use crate::webhook::{WebhookOutcome, WebhookRequest};
+
+/// A [`Messenger`] that enforces the messenger module's rules for one account; see the
+/// [module docs](self).
+pub struct Gated<M> {
+    inner: Arc<M>,
+    account: AccountId,
+    consent: Arc<Consent>,
+}
+
+impl<M> fmt::Debug for Gated<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gated")
+            .field("account", &self.account)
+            .field("inner", &std::any::type_name::<M>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M> Gated<M> {
+    /// Wraps `inner`, the connected account `account`, under the rules of `consent` (shared by
+    /// every account of the CRM).
+    pub fn new(inner: M, account: AccountId, consent: Arc<Consent>) -> Self {
+        Self {
+            inner: Arc::new(inner),
+            account,
+            consent,
+        }
+    }
+
+    /// The wrapped messenger.
+    pub fn inner(&self) -> &M {
+        &self.inner
+    }
+
+    /// The CRM's account this gate stands for.
+    pub fn account(&self) -> &AccountId {
+        &self.account
+    }
+
+    /// The rules.
+    pub fn consent(&self) -> &Arc<Consent> {
+        &self.consent
+    }
+}
+
+fn is_refusal(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::ModuleInactive | ErrorKind::PlatformSuspended | ErrorKind::OptedOut
+    )
+}
+
+/// Logs why the gate refused (or could not decide) and hands the error back.
+fn refused(
+    err: Error,
+    account: &AccountId,
+    platform: Platform,
+    action: &str,
+    chat: Option<&ChatId>,
+) -> Error {
+    let chat = chat.map_or_else(|| "-".to_owned(), ChatId::fingerprint);
+    if is_refusal(err.kind()) {
+        info!(
+            account = %account.fingerprint(),
+            platform = %platform,
+            chat = %chat,
+            action,
+            kind = %err.kind(),
+            "refused by the gate"
+        );
+    } else {
+        warn!(
+            account = %account.fingerprint(),
+            platform = %platform,
+            chat = %chat,
+            action,
+            kind = %err.kind(),
+            "the gate could not check the rules; refusing"
+        );
+    }
+    err
+}
+
+/// Passes one inbound event through the opt-out registry: returns the event, followed by a
+/// contact event where a message changed the customer's opt-out state, and the error of the
+/// registry, if it failed (the event is still returned).
+async fn observe_event(
+    consent: &Consent,
+    account: &AccountId,
+    event: InboundEvent,
+) -> (Vec<InboundEvent>, Option<Error>) {
+    match consent.opt_outs().observe(account, &event).await {
+        Ok(change) => {
+            let extra = change.and_then(|c| c.contact_event());
+            let mut events = vec![event];
+            if let Some(contact) = extra {
+                debug!(
+                    account = %account.fingerprint(),
+                    platform = %contact.platform,
+                    chat = %contact.chat_id.fingerprint(),
+                    change = ?contact.change,
+                    "contact event added for an opt-out change"
+                );
+                events.push(InboundEvent::Contact(contact));
+            }
+            (events, None)
+        }
+        Err(e) => {
+            warn!(
+                account = %account.fingerprint(),
+                platform = %event.platform(),
+                kind = %e.kind(),
+                "opt-out registry failed on an inbound event"
+            );
+            (vec![event], Some(e))
+        }
+    }
+}
+
+impl<M: Messenger + 'static> Gated<M> {
+    async fn authorize(&self, action: &str) -> Result<()> {
+        let platform = self.inner.platform();
+        self.consent
+            .check_use(&self.account, platform, action)
+            .await
+            .map_err(|e| refused(e, &self.account, platform, action, None))
+    }
+
+    async fn authorize_send(&self, chat: &ChatId, action: &str) -> Result<()> {
+        let platform = self.inner.platform();
+        self.consent
+            .check_send(&self.account, platform, chat)
+            .await
+            .map_err(|e| refused(e, &self.account, platform, action, Some(chat)))
+    }
+
+    /// [`updates`](Messenger::updates), with the rules checked now: a module that is inactive
+    /// or a platform that is suspended is an `Err` here rather than the first item of the
+    /// stream.
+    pub async fn checked_updates(&self) -> Result<EventStream> {
+        self.authorize("poll").await?;
+        self.updates()
+    }
+}
+
+/// The state of a gated long-poll stream.
+struct PollState<M> {
+    inner: Arc<M>,
+    account: AccountId,
+    consent: Arc<Consent>,
+    platform: Platform,
+    stream: Option<EventStream>,
+    pending: VecDeque<Result<InboundEvent>>,
+    done: bool,
+}
+
+fn gated_stream<M: Messenger + 'static>(state: PollState<M>) -> EventStream {
+    Box::pin(futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(item) = st.pending.pop_front() {
+                return Some((item, st));
+            }
+            if st.done {
+                return None;
+            }
+            let stream = match st.stream.as_mut() {
+                Some(stream) => stream,
+                None => {
+                    // Checked when the stream is first polled, before the inner one exists.
+                    if let Err(e) = st.consent.check_use(&st.account, st.platform, "poll").await {
+                        st.done = true;
+                        let e = refused(e, &st.account, st.platform, "poll", None);
+                        return Some((Err(e), st));
+                    }
+                    match st.inner.updates() {
+                        Ok(stream) => st.stream.insert(stream),
+                        Err(e) => {
+                            st.done = true;
+                            return Some((Err(e), st));
+                        }
+                    }
+                }
+            };
+            match stream.next().await {
+                None => return None,
+                Some(Err(e)) => {
+                    st.done = true;
+                    return Some((Err(e), st));
+                }
+                Some(Ok(event)) => {
+                    // Intake stops as soon as the module is deactivated or the platform
+                    // suspended: the event is dropped and the stream ends with the refusal.
+                    if let Err(e) = st.consent.check_use(&st.account, st.platform, "poll").await {
+                        st.done = true;
+                        st.stream = None;
+                        let e = refused(e, &st.account, st.platform, "poll", None);
+                        return Some((Err(e), st));
+                    }
+                    let (events, error) = observe_event(&st.consent, &st.account, event).await;
+                    st.pending.extend(events.into_iter().map(Ok));
+                    if let Some(e) = error {
+                        st.pending.push_back(Err(e));
+                        st.done = true;
+                        st.stream = None;
+                    }
+                }
+            }
+        }
+    }))
+}
+
+#[async_trait]
+impl<M: Messenger + 'static> Messenger for Gated<M> {
+    fn platform(&self) -> Platform {
+        self.inner.platform()
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn connect(&self) -> Result<AccountInfo> {
+        self.inner.connect().await
+    }
+
+    async fn send_part(&self, chat: &ChatId, part: &Part) -> Result<SentPart> {
+        self.authorize_send(chat, "send").await?;
+        self.inner.send_part(chat, part).await
+    }
+
+    async fn send(&self, message: &OutgoingMessage) -> Result<SendReport> {
+        self.authorize_send(&message.chat, "send").await?;
+        let platform = self.inner.platform();
+        let key = ChatKey::new(self.account.clone(), platform, message.chat.clone());
+        let first = !self.consent.contacts().was_contacted(&key).await?;
+        let report = if first {
+            debug!(
+                account = %self.account.fingerprint(),
+                platform = %platform,
+                chat = %message.chat.fingerprint(),
+                "first contact: the opt-out notice is added"
+            );
+            let mut with_notice = message.clone();
+            with_notice.content = self.consent.notice().apply(&message.content);
+            crate::send::execute(self, &with_notice).await?
+        } else {
+            crate::send::execute(self, message).await?
+        };
+        if first {
+            // The message went out: failing the call now would invite a duplicate send.
+            if let Err(e) = self
+                .consent
+                .contacts()
+                .mark_contacted(&key, Utc::now())
+                .await
+            {
+                warn!(
+                    account = %self.account.fingerprint(),
+                    platform = %platform,
+                    chat = %message.chat.fingerprint(),
+                    kind = %e.kind(),
+                    "could not record the first contact; the next message repeats the notice"
+                );
+            }
+        }
+        Ok(report)
+    }
+
+    fn is_group_chat(&self, chat: &ChatId) -> bool {
+        self.inner.is_group_chat(chat)
+    }
+
+    async fn reply_window(&self, chat: &ChatId) -> Result<ReplyWindow> {
+        self.inner.reply_window(chat).await
+    }
+
+    async fn download(&self, media: &MediaRef) -> Result<ByteStream> {
+        self.authorize("download").await?;
+        self.inner.download(media).await
+    }
+
+    async fn mark_read(&self, chat: &ChatId, message: &MessageId) -> Result<()> {
+        let platform = self.inner.platform();
+        self.consent
+            .check_use(&self.account, platform, "mark_read")
+            .await
+            .map_err(|e| refused(e, &self.account, platform, "mark_read", Some(chat)))?;
+        self.inner.mark_read(chat, message).await
+    }
+
+    async fn handle_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome> {
+        self.authorize("webhook").await?;
+        let outcome = self.inner.handle_webhook(request).await?;
+        let mut events = Vec::with_capacity(outcome.events.len());
+        for event in outcome.events {
+            let (observed, error) = observe_event(&self.consent, &self.account, event).await;
+            if let Some(e) = error {
+                // The platform delivers again; opt-outs are idempotent.
+                return Err(e);
+            }
+            events.extend(observed);
+        }
+        Ok(WebhookOutcome {
+            events,
+            response: outcome.response,
+        })
+    }
+
+    /// The inner stream, gated: the rules are checked when the stream is first polled (before
+    /// the inner stream is opened, so no request leaves when refused) and again for every event.
+    /// A refusal is the stream's last item. Use [`Gated::checked_updates`] to be refused at
+    /// call time.
+    fn updates(&self) -> Result<EventStream> {
+        Ok(gated_stream(PollState {
+            inner: self.inner.clone(),
+            account: self.account.clone(),
+            consent: self.consent.clone(),
+            platform: self.inner.platform(),
+            stream: None,
+            pending: VecDeque::new(),
+            done: false,
+        }))
+    }
+}

@@ -1,1 +1,253 @@
-//! (being written)
+//! [`Retrying`]: retries of retryable failures with exponential backoff and jitter.
+//!
+//! What is retried: [`send_part`](Messenger::send_part) (so every part of a
+//! [`send`](Messenger::send)), [`connect`](Messenger::connect) and
+//! [`download`](Messenger::download), and only on errors that say
+//! [`is_retryable`](crate::Error::is_retryable) (rate limits, transport failures, 5xx).
+//! The delay is [`Backoff::delay_for`]: the platform's retry-after where it gave one, the
+//! jittered exponential backoff otherwise.
+//!
+//! A send that failed with [`Delivery::MaybeSent`] (the connection broke after the request went
+//! out) is retried only when a retry cannot produce a second message: the part carries the
+//! caller's idempotency key ([`Part::idempotency_key`]) or the platform de-duplicates sends
+//! itself ([`RetryPolicy::platform_deduplicates`], e.g. VK's `random_id`). Otherwise the error is
+//! returned as it is, `MaybeSent`, for the caller to decide.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tracing::{debug, warn};
+
+use crate::backoff::Backoff;
+use crate::capabilities::Capabilities;
+use crate::error::{Delivery, Error, Result};
+use crate::messenger::{EventStream, Messenger, SentPart};
+use crate::model::{AccountInfo, ByteStream, ChatId, MediaRef, MessageId, Platform};
+use crate::plan::{Part, ReplyWindow};
+use crate::webhook::{WebhookOutcome, WebhookRequest};
+
+/// How [`Retrying`] retries.
+///
+/// Defaults: 4 attempts in all, [`Backoff::default`] (500 ms doubling up to 30 s), the platform
+/// is not assumed to de-duplicate, and a retry-after longer than 60 s is not waited out (the
+/// error is returned instead, so that a send does not hang for an hour of flood control).
+///
+/// ```
+/// use std::time::Duration;
+/// use messenger_core::backoff::Backoff;
+/// use messenger_core::layers::RetryPolicy;
+/// let policy = RetryPolicy::default()
+///     .max_attempts(6)
+///     .backoff(Backoff::new(Duration::from_millis(200), Duration::from_secs(10)))
+///     .platform_deduplicates(true); // e.g. VK, where `random_id` makes a resend harmless
+/// assert_eq!(policy.max_attempts, 6);
+/// assert!(policy.platform_deduplicates);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (`1` disables retries; `0` counts as `1`).
+    pub max_attempts: u32,
+    /// The delays between attempts.
+    pub backoff: Backoff,
+    /// Whether the platform drops a repeated send itself, so that a send that may have gone out
+    /// can be retried without an idempotency key. The connector knows; set it for such
+    /// platforms.
+    pub platform_deduplicates: bool,
+    /// The longest delay worth waiting out (mostly a platform's retry-after); a longer one ends
+    /// the retries and returns the error.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            backoff: Backoff::default(),
+            platform_deduplicates: false,
+            max_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The default policy.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the number of attempts in all, the first included.
+    pub fn max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts;
+        self
+    }
+
+    /// Sets the backoff between attempts.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Declares that the platform de-duplicates repeated sends.
+    pub fn platform_deduplicates(mut self, yes: bool) -> Self {
+        self.platform_deduplicates = yes;
+        self
+    }
+
+    /// Sets the longest delay worth waiting out.
+    pub fn max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = max_wait;
+        self
+    }
+
+    /// The delay before retry number `retry` (0-based) after `err`, or `None` to give up.
+    fn next_delay(&self, retry: u32, err: &Error, resend_is_safe: bool) -> Option<Duration> {
+        if !err.is_retryable() || retry.saturating_add(1) >= self.max_attempts.max(1) {
+            return None;
+        }
+        if err.delivery() == Delivery::MaybeSent && !resend_is_safe {
+            debug!(
+                kind = %err.kind(),
+                "not retrying a send that may have gone out (no idempotency key)"
+            );
+            return None;
+        }
+        let delay = self.backoff.delay_for(retry, err.retry_after());
+        if delay > self.max_wait {
+            debug!(
+                kind = %err.kind(),
+                delay_ms = delay.as_millis() as u64,
+                "not waiting out a delay over the policy's maximum"
+            );
+            return None;
+        }
+        Some(delay)
+    }
+}
+
+/// A [`Messenger`] that retries retryable failures under a [`RetryPolicy`].
+///
+/// Put it outside [`RateLimited`](super::RateLimited), so that every retry is rate limited too.
+/// Each retry is logged (`tracing`, level `warn`) with the error kind, the attempt and the
+/// delay, nothing else.
+///
+/// ```no_run
+/// # async fn run(connector: impl messenger_core::Messenger) -> messenger_core::Result<()> {
+/// use messenger_core::layers::{RateLimited, RetryPolicy, Retrying};
+/// use messenger_core::{Messenger, OutgoingMessage};
+/// let m = Retrying::new(RateLimited::new(connector), RetryPolicy::default());
+/// // A key makes a send that may have gone out safe to retry:
+/// let msg = OutgoingMessage::text("42", "Your order has shipped").idempotency_key("order-17");
+/// m.send(&msg).await?;
+/// # Ok(()) }
+/// ```
+pub struct Retrying<M> {
+    inner: M,
+    policy: RetryPolicy,
+}
+
+impl<M: Messenger> Retrying<M> {
+    /// Retries `inner`'s failures under `policy`.
+    pub fn new(inner: M, policy: RetryPolicy) -> Self {
+        Self { inner, policy }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    /// The wrapped messenger.
+    pub fn inner(&self) -> &M {
+        &self.inner
+    }
+
+    /// Unwraps the messenger.
+    pub fn into_inner(self) -> M {
+        self.inner
+    }
+
+    async fn run<T, F, Fut>(&self, op: &'static str, resend_is_safe: bool, mut call: F) -> Result<T>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<T>> + Send,
+        T: Send,
+    {
+        let mut retry = 0u32;
+        loop {
+            match call().await {
+                Ok(value) => return Ok(value),
+                Err(err) => {
+                    let Some(delay) = self.policy.next_delay(retry, &err, resend_is_safe) else {
+                        return Err(err);
+                    };
+                    retry += 1;
+                    warn!(
+                        op,
+                        kind = %err.kind(),
+                        attempt = retry + 1,
+                        delay_ms = delay.as_millis() as u64,
+                        "retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+}
+
+impl<M: fmt::Debug> fmt::Debug for Retrying<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Retrying")
+            .field("inner", &self.inner)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl<M: Messenger> Messenger for Retrying<M> {
+    fn platform(&self) -> Platform {
+        self.inner.platform()
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn connect(&self) -> Result<AccountInfo> {
+        self.run("connect", true, || self.inner.connect()).await
+    }
+
+    async fn send_part(&self, chat: &ChatId, part: &Part) -> Result<SentPart> {
+        let safe = part.idempotency_key.is_some() || self.policy.platform_deduplicates;
+        self.run("send_part", safe, || self.inner.send_part(chat, part))
+            .await
+    }
+
+    fn is_group_chat(&self, chat: &ChatId) -> bool {
+        self.inner.is_group_chat(chat)
+    }
+
+    async fn reply_window(&self, chat: &ChatId) -> Result<ReplyWindow> {
+        self.inner.reply_window(chat).await
+    }
+
+    async fn download(&self, media: &MediaRef) -> Result<ByteStream> {
+        self.run("download", true, || self.inner.download(media))
+            .await
+    }
+
+    async fn mark_read(&self, chat: &ChatId, message: &MessageId) -> Result<()> {
+        self.inner.mark_read(chat, message).await
+    }
+
+    async fn handle_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome> {
+        self.inner.handle_webhook(request).await
+    }
+
+    fn updates(&self) -> Result<EventStream> {
+        self.inner.updates()
+    }
+}

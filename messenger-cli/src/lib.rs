@@ -1,0 +1,6 @@
+//! The library behind the `messenger` command: rendering and parsing that the binary and its
+//! tests share.
+
+pub mod matrix;
+pub mod parse;
+pub mod plan;

@@ -1,1 +1,0 @@
-//! Consent and agreement (being written).

@@ -1,0 +1,1021 @@
+//! The messenger module's rules: the acceptance log, activation, editions, suspension,
+//! opt-outs and the first-contact notice.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, SecondsFormat, TimeZone, Utc};
+use messenger_core::consent::{
+    AcceptanceLog, AcceptanceMethod, AcceptanceRecord, AcceptanceStore, AgreementEdition,
+    ChainError, ChatKey, Consent, ContinuedUsePolicy, FirstContactNotice, GENESIS_HASH,
+    MemoryAcceptanceStore, OptOutCause, OptOutRegistry, ReOptInPolicy, verify_chain,
+};
+use messenger_core::{
+    AccountId, ContactChange, ContactEvent, Content, ErrorKind, InboundEvent, MediaSource,
+    MessageEvent, OutgoingContent, Platform, Sender, UserId,
+};
+use sha2::{Digest, Sha256};
+
+fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
+}
+
+fn edition(id: &str, published: DateTime<Utc>) -> AgreementEdition {
+    AgreementEdition::new(
+        id,
+        published,
+        format!("https://crm.example/agreement/{id}")
+            .parse()
+            .unwrap(),
+        format!("agreement text of {id}"),
+    )
+}
+
+fn text_message(platform: Platform, chat: &str, text: &str) -> InboundEvent {
+    InboundEvent::Message(MessageEvent {
+        platform,
+        chat_id: chat.into(),
+        message_id: "100".into(),
+        sender: Some(Sender {
+            id: UserId::new(format!("user-{chat}")),
+            name: None,
+        }),
+        timestamp: at(2026, 3, 1),
+        reply_to: None,
+        edited: false,
+        content: Content::Text { text: text.into() },
+    })
+}
+
+fn contact(platform: Platform, chat: &str, change: ContactChange) -> InboundEvent {
+    InboundEvent::Contact(ContactEvent {
+        platform,
+        chat_id: chat.into(),
+        user_id: UserId::new(chat),
+        change,
+        timestamp: at(2026, 3, 2),
+    })
+}
+
+// ---- the acceptance log -------------------------------------------------------------------
+
+/// Four records from two owners, chained.
+async fn sample_records() -> Vec<AcceptanceRecord> {
+    let log = AcceptanceLog::in_memory();
+    let a = AccountId::new("shop-a");
+    let b = AccountId::new("shop-b");
+    log.append(
+        &a,
+        "v1",
+        AcceptanceMethod::Activation,
+        "owner 1 ticked the box",
+    )
+    .await
+    .unwrap();
+    log.append(
+        &b,
+        "v1",
+        AcceptanceMethod::Activation,
+        "owner 2 ticked the box",
+    )
+    .await
+    .unwrap();
+    log.append(
+        &a,
+        "v2",
+        AcceptanceMethod::ContinuedUse,
+        "first send after v2",
+    )
+    .await
+    .unwrap();
+    log.append(
+        &b,
+        "v2",
+        AcceptanceMethod::ContinuedUse,
+        "first webhook after v2",
+    )
+    .await
+    .unwrap();
+    log.records().await.unwrap()
+}
+
+async fn verify_records(records: Vec<AcceptanceRecord>) -> Result<u64, ChainError> {
+    let log = AcceptanceLog::new(Arc::new(MemoryAcceptanceStore::from_records(records)));
+    match log.verify().await {
+        Ok(head) => Ok(head.len),
+        Err(e) => Err(e
+            .chain()
+            .cloned()
+            .expect("a chain error, not a store error")),
+    }
+}
+
+#[tokio::test]
+async fn untampered_log_verifies_and_chains() {
+    let records = sample_records().await;
+    assert_eq!(records.len(), 4);
+    assert_eq!(records[0].prev_hash, GENESIS_HASH);
+    for pair in records.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash);
+        assert_eq!(pair[1].seq, pair[0].seq + 1);
+    }
+    let head = verify_chain(&records).unwrap();
+    assert_eq!(head.len, 4);
+    assert_eq!(head.hash, records[3].hash);
+    assert_eq!(verify_records(records).await, Ok(4));
+    assert_eq!(verify_chain(&[]).unwrap().hash, GENESIS_HASH);
+}
+
+#[tokio::test]
+async fn hash_follows_the_documented_canonical_form() {
+    let records = sample_records().await;
+    let r = &records[2];
+    let canonical = format!(
+        "[{},\"{}\",\"{}\",\"{}\",\"{}\",\"{}\",\"{}\"]",
+        r.seq,
+        r.owner.as_str(),
+        r.edition,
+        r.accepted_at.to_rfc3339_opts(SecondsFormat::Nanos, true),
+        "continued_use",
+        r.evidence,
+        r.prev_hash
+    );
+    assert_eq!(r.canonical(), canonical);
+    let mut hasher = Sha256::new();
+    hasher.update(b"messenger-core/acceptance/v1\n");
+    hasher.update(canonical.as_bytes());
+    assert_eq!(r.hash, hex::encode(hasher.finalize()));
+    // Stored times are whole microseconds, so a database keeps them exactly.
+    assert_eq!(r.accepted_at.timestamp_subsec_nanos() % 1000, 0);
+}
+
+#[tokio::test]
+async fn altered_fields_are_detected() {
+    let records = sample_records().await;
+
+    let mut altered = records.clone();
+    altered[1].evidence = "nobody ticked anything".into();
+    assert_eq!(
+        verify_records(altered).await,
+        Err(ChainError::Altered { seq: 2 })
+    );
+
+    let mut altered = records.clone();
+    altered[2].owner = AccountId::new("shop-b");
+    assert_eq!(
+        verify_records(altered).await,
+        Err(ChainError::Altered { seq: 3 })
+    );
+
+    let mut altered = records.clone();
+    altered[0].accepted_at += Duration::days(1);
+    assert_eq!(
+        verify_records(altered).await,
+        Err(ChainError::Altered { seq: 1 })
+    );
+
+    let mut altered = records.clone();
+    altered[3].method = AcceptanceMethod::Activation;
+    assert_eq!(
+        verify_records(altered).await,
+        Err(ChainError::Altered { seq: 4 })
+    );
+
+    // Re-hashing the altered record does not help: the next one no longer chains to it.
+    let mut altered = records.clone();
+    altered[1].edition = "v0".into();
+    altered[1].hash = altered[1].compute_hash();
+    assert_eq!(
+        verify_records(altered).await,
+        Err(ChainError::Broken { seq: 3 })
+    );
+}
+
+#[tokio::test]
+async fn dropped_records_are_detected() {
+    let records = sample_records().await;
+
+    let mut dropped = records.clone();
+    dropped.remove(1);
+    assert_eq!(
+        verify_records(dropped).await,
+        Err(ChainError::OutOfSequence {
+            position: 1,
+            expected: 2,
+            found: 3
+        })
+    );
+
+    // Renumbering after the drop does not help either.
+    let mut dropped = records.clone();
+    dropped.remove(1);
+    for (i, r) in dropped.iter_mut().enumerate() {
+        r.seq = i as u64 + 1;
+        r.hash = r.compute_hash();
+    }
+    assert_eq!(
+        verify_records(dropped).await,
+        Err(ChainError::Broken { seq: 2 })
+    );
+
+    let mut first_dropped = records.clone();
+    first_dropped.remove(0);
+    assert_eq!(
+        verify_records(first_dropped).await.unwrap_err().seq(),
+        2,
+        "names the record found where seq 1 was due"
+    );
+}
+
+#[tokio::test]
+async fn reordered_records_are_detected() {
+    let mut records = sample_records().await;
+    records.swap(1, 2);
+    assert_eq!(
+        verify_records(records).await,
+        Err(ChainError::OutOfSequence {
+            position: 1,
+            expected: 2,
+            found: 3
+        })
+    );
+}
+
+#[tokio::test]
+async fn forged_records_are_detected() {
+    let records = sample_records().await;
+
+    // Appended with a made-up prev hash.
+    let mut forged = records.clone();
+    forged.push(AcceptanceRecord::sealed(
+        5,
+        AccountId::new("shop-c"),
+        "v2",
+        Utc::now(),
+        AcceptanceMethod::Activation,
+        "forged",
+        "ab".repeat(32),
+    ));
+    assert_eq!(
+        verify_records(forged).await,
+        Err(ChainError::Broken { seq: 5 })
+    );
+
+    // Inserted in the middle, chained to its predecessor and renumbered.
+    let mut inserted = records.clone();
+    let fake = AcceptanceRecord::sealed(
+        2,
+        AccountId::new("shop-c"),
+        "v1",
+        Utc::now(),
+        AcceptanceMethod::Activation,
+        "forged",
+        records[0].hash.clone(),
+    );
+    inserted.insert(1, fake);
+    for r in inserted.iter_mut().skip(2) {
+        r.seq += 1;
+        r.hash = r.compute_hash();
+    }
+    assert_eq!(
+        verify_records(inserted).await,
+        Err(ChainError::Broken { seq: 3 })
+    );
+}
+
+#[tokio::test]
+async fn tampering_through_the_memory_store_is_detected() {
+    let store = Arc::new(MemoryAcceptanceStore::new());
+    let log = AcceptanceLog::new(store.clone());
+    let owner = AccountId::new("shop-a");
+    for evidence in ["one", "two", "three"] {
+        log.append(&owner, "v1", AcceptanceMethod::Activation, evidence)
+            .await
+            .unwrap();
+    }
+    let head = log.verify().await.unwrap();
+    assert_eq!(head.len, 3);
+
+    store.records_mut()[1].evidence = "changed".into();
+    let err = log.verify().await.unwrap_err();
+    assert_eq!(err.chain(), Some(&ChainError::Altered { seq: 2 }));
+}
+
+#[tokio::test]
+async fn a_cut_off_tail_is_detected_against_a_kept_head() {
+    let store = Arc::new(MemoryAcceptanceStore::new());
+    let log = AcceptanceLog::new(store.clone());
+    let owner = AccountId::new("shop-a");
+    for evidence in ["one", "two", "three"] {
+        log.append(&owner, "v1", AcceptanceMethod::Activation, evidence)
+            .await
+            .unwrap();
+    }
+    let head = log.verify().await.unwrap();
+    log.append(&owner, "v1", AcceptanceMethod::Activation, "four")
+        .await
+        .unwrap();
+    assert_eq!(log.verify_against(&head).await.unwrap().len, 4);
+
+    store.records_mut().truncate(2);
+    assert!(log.verify().await.is_ok(), "the chain alone cannot tell");
+    let err = log.verify_against(&head).await.unwrap_err();
+    assert_eq!(err.chain(), Some(&ChainError::Truncated { seq: 3 }));
+}
+
+#[tokio::test]
+async fn the_store_refuses_a_taken_seq() {
+    let store = MemoryAcceptanceStore::new();
+    let record = |seq| {
+        AcceptanceRecord::sealed(
+            seq,
+            AccountId::new("a"),
+            "v1",
+            Utc::now(),
+            AcceptanceMethod::Activation,
+            "e",
+            GENESIS_HASH,
+        )
+    };
+    store.append(record(1)).await.unwrap();
+    assert_eq!(
+        store.append(record(1)).await.unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        store.append(record(3)).await.unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(store.all().await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_keep_one_chain() {
+    let log = AcceptanceLog::in_memory();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            log.append(
+                &AccountId::new(format!("shop-{i}")),
+                "v1",
+                AcceptanceMethod::Activation,
+                format!("owner {i}"),
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(log.verify().await.unwrap().len, 20);
+}
+
+#[test]
+fn record_debug_does_not_show_evidence() {
+    let r = AcceptanceRecord::sealed(
+        1,
+        AccountId::new("shop-a"),
+        "v1",
+        Utc::now(),
+        AcceptanceMethod::Activation,
+        "Ivan Petrov from 203.0.113.7",
+        GENESIS_HASH,
+    );
+    let debug = format!("{r:?}");
+    assert!(!debug.contains("Ivan"), "{debug}");
+    assert!(!debug.contains("203.0.113.7"), "{debug}");
+}
+
+#[test]
+fn edition_hashes_its_text() {
+    let e = AgreementEdition::new(
+        "v1",
+        at(2026, 1, 1),
+        "https://x.example/a".parse().unwrap(),
+        "abc",
+    );
+    assert_eq!(
+        e.text_sha256,
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert!(e.matches_text("abc"));
+    assert!(!e.matches_text("abd"));
+}
+
+// ---- activation, editions, suspension ------------------------------------------------------
+
+#[tokio::test]
+async fn activation_and_deactivation() {
+    let consent = Consent::builder().build();
+    consent
+        .publish(edition("v1", at(2025, 1, 1)))
+        .await
+        .unwrap();
+    let shop = AccountId::new("shop-a");
+
+    assert_eq!(
+        consent.check_active(&shop).await.unwrap_err().kind(),
+        ErrorKind::ModuleInactive
+    );
+    assert_eq!(
+        consent
+            .activate(&shop, "v9", "owner ticked the box")
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        consent
+            .activate(&shop, "v1", "  ")
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+
+    let record = consent
+        .activate(&shop, "v1", "owner ticked the box")
+        .await
+        .unwrap();
+    assert_eq!(record.method, AcceptanceMethod::Activation);
+    assert_eq!(record.owner, shop);
+    assert_eq!(record.edition, "v1");
+    consent.check_active(&shop).await.unwrap();
+    // Another account is not activated by it.
+    assert_eq!(
+        consent
+            .check_active(&AccountId::new("shop-b"))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::ModuleInactive
+    );
+
+    consent.deactivate(&shop).await.unwrap();
+    assert_eq!(
+        consent.check_active(&shop).await.unwrap_err().kind(),
+        ErrorKind::ModuleInactive
+    );
+    assert!(!consent.module_state(&shop).await.unwrap().unwrap().active);
+
+    consent
+        .activate(&shop, "v1", "owner ticked the box again")
+        .await
+        .unwrap();
+    consent.check_active(&shop).await.unwrap();
+    let records = consent.acceptance_log().records_for(&shop).await.unwrap();
+    assert_eq!(records.len(), 2);
+    assert!(consent.acceptance_log().verify().await.is_ok());
+}
+
+#[tokio::test]
+async fn republishing_an_edition_id_with_other_text_is_refused() {
+    let consent = Consent::default();
+    consent
+        .publish(edition("v1", at(2025, 1, 1)))
+        .await
+        .unwrap();
+    consent
+        .publish(edition("v1", at(2025, 1, 1)))
+        .await
+        .unwrap();
+    let mut other = edition("v1", at(2025, 1, 1));
+    other.text_sha256 = edition("v2", at(2025, 1, 1)).text_sha256;
+    assert_eq!(
+        consent.publish(other).await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(consent.editions().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn continued_use_is_recorded_under_the_default_policy() {
+    let consent = Consent::builder().build();
+    assert_eq!(
+        consent.continued_use_policy(),
+        ContinuedUsePolicy::RecordContinuedUse
+    );
+    consent
+        .publish(edition("v1", at(2025, 1, 1)))
+        .await
+        .unwrap();
+    let shop = AccountId::new("shop-a");
+    let other = AccountId::new("shop-b");
+    consent.activate(&shop, "v1", "activation").await.unwrap();
+    consent.activate(&other, "v1", "activation").await.unwrap();
+
+    consent
+        .publish(edition("v2", at(2025, 6, 1)))
+        .await
+        .unwrap();
+    assert_eq!(consent.current_edition().await.unwrap().unwrap().id, "v2");
+
+    consent
+        .check_use(&shop, Platform::Telegram, "send")
+        .await
+        .unwrap();
+    let records = consent.acceptance_log().records_for(&shop).await.unwrap();
+    assert_eq!(records.len(), 2);
+    let last = &records[1];
+    assert_eq!(last.method, AcceptanceMethod::ContinuedUse);
+    assert_eq!(last.edition, "v2");
+    assert!(last.evidence.contains("send"), "{}", last.evidence);
+    assert_eq!(
+        consent.module_state(&shop).await.unwrap().unwrap().edition,
+        "v2"
+    );
+
+    // Only the first use is recorded.
+    consent.check_active(&shop).await.unwrap();
+    assert_eq!(
+        consent
+            .acceptance_log()
+            .records_for(&shop)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // The other account has not used the module since: nothing recorded for it yet.
+    assert_eq!(
+        consent
+            .acceptance_log()
+            .records_for(&other)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // A deactivated account is not "continuing" anything.
+    consent.deactivate(&other).await.unwrap();
+    assert_eq!(
+        consent.check_active(&other).await.unwrap_err().kind(),
+        ErrorKind::ModuleInactive
+    );
+    assert_eq!(
+        consent
+            .acceptance_log()
+            .records_for(&other)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(consent.acceptance_log().verify().await.unwrap().len, 3);
+}
+
+#[tokio::test]
+async fn the_strict_policy_requires_a_fresh_activation() {
+    let consent = Consent::builder()
+        .continued_use(ContinuedUsePolicy::RequireActivation)
+        .build();
+    consent
+        .publish(edition("v1", at(2025, 1, 1)))
+        .await
+        .unwrap();
+    let shop = AccountId::new("shop-a");
+    consent.activate(&shop, "v1", "activation").await.unwrap();
+    consent.check_active(&shop).await.unwrap();
+
+    consent
+        .publish(edition("v2", at(2025, 6, 1)))
+        .await
+        .unwrap();
+    let err = consent.check_active(&shop).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ModuleInactive);
+    assert_eq!(
+        consent
+            .acceptance_log()
+            .records_for(&shop)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "a refused use records nothing"
+    );
+    // The old edition cannot be accepted any more.
+    assert_eq!(
+        consent
+            .activate(&shop, "v1", "activation")
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    consent
+        .activate(&shop, "v2", "activation of v2")
+        .await
+        .unwrap();
+    consent.check_active(&shop).await.unwrap();
+    let records = consent.acceptance_log().records_for(&shop).await.unwrap();
+    assert_eq!(records[1].method, AcceptanceMethod::Activation);
+    assert_eq!(records[1].edition, "v2");
+}
+
+#[tokio::test]
+async fn an_announced_edition_is_not_in_effect_yet() {
+    let consent = Consent::builder()
+        .continued_use(ContinuedUsePolicy::RequireActivation)
+        .build();
+    consent
+        .publish(edition("v1", at(2025, 1, 1)))
+        .await
+        .unwrap();
+    let shop = AccountId::new("shop-a");
+    consent.activate(&shop, "v1", "activation").await.unwrap();
+    consent
+        .publish(edition("v2", Utc::now() + Duration::days(3650)))
+        .await
+        .unwrap();
+    assert_eq!(consent.current_edition().await.unwrap().unwrap().id, "v1");
+    consent.check_active(&shop).await.unwrap();
+    // It can be accepted in advance.
+    let early = AccountId::new("shop-b");
+    consent
+        .activate(&early, "v2", "accepted early")
+        .await
+        .unwrap();
+    consent.check_active(&early).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_operator_suspends_a_platform_for_everyone() {
+    let consent = Consent::builder().build();
+    consent
+        .publish(edition("v1", at(2025, 1, 1)))
+        .await
+        .unwrap();
+    let a = AccountId::new("shop-a");
+    let b = AccountId::new("shop-b");
+    consent.activate(&a, "v1", "activation").await.unwrap();
+    consent.activate(&b, "v1", "activation").await.unwrap();
+
+    consent.suspend(Platform::Vk).await.unwrap();
+    assert!(consent.is_suspended(Platform::Vk).await.unwrap());
+    for owner in [&a, &b] {
+        let err = consent
+            .check_use(owner, Platform::Vk, "send")
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PlatformSuspended);
+        assert_eq!(err.platform(), Some(Platform::Vk));
+        consent
+            .check_use(owner, Platform::Telegram, "send")
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        consent
+            .check_platform(Platform::Vk)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::PlatformSuspended
+    );
+
+    consent.resume(Platform::Vk).await.unwrap();
+    consent.check_use(&a, Platform::Vk, "send").await.unwrap();
+}
+
+// ---- opt-outs -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn every_stop_word_variant_opts_out() {
+    let registry = OptOutRegistry::in_memory();
+    let shop = AccountId::new("shop-a");
+    let variants = [
+        "СТОП",
+        "стоп!",
+        "Stop.",
+        "UNSUBSCRIBE",
+        "Отписаться...",
+        "  «Стоп»  ",
+        "stop 🙏",
+        "\u{200b}STOP\n",
+    ];
+    for (i, text) in variants.iter().enumerate() {
+        let chat = format!("chat-{i}");
+        let change = registry
+            .observe(&shop, &text_message(Platform::Telegram, &chat, text))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("variant {i} should opt out"));
+        assert!(change.opted_out());
+        assert_eq!(change.cause, OptOutCause::StopWord);
+        assert_eq!(change.user, UserId::new(format!("user-{chat}")));
+        let key = ChatKey::new("shop-a", Platform::Telegram, chat.as_str());
+        assert!(registry.is_opted_out(&key).await.unwrap(), "variant {i}");
+        let event = change
+            .contact_event()
+            .expect("a stop word yields a contact event");
+        assert_eq!(event.change, ContactChange::OptedOut);
+        assert_eq!(event.chat_id.as_str(), chat);
+    }
+}
+
+#[tokio::test]
+async fn other_texts_do_not_opt_out() {
+    let registry = OptOutRegistry::in_memory();
+    let shop = AccountId::new("shop-a");
+    for (i, text) in [
+        "stop it",
+        "не стоп",
+        "STOPP",
+        "S T O P",
+        "стоп, но позвоните",
+        "",
+        "!!!",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let chat = format!("chat-{i}");
+        assert!(
+            registry
+                .observe(&shop, &text_message(Platform::Telegram, &chat, text))
+                .await
+                .unwrap()
+                .is_none(),
+            "variant {i}"
+        );
+        let key = ChatKey::new("shop-a", Platform::Telegram, chat.as_str());
+        assert!(!registry.is_opted_out(&key).await.unwrap());
+    }
+    // A caption is not matched.
+    let caption = InboundEvent::Message(MessageEvent {
+        platform: Platform::Telegram,
+        chat_id: "c".into(),
+        message_id: "1".into(),
+        sender: None,
+        timestamp: at(2026, 1, 1),
+        reply_to: None,
+        edited: false,
+        content: Content::Image {
+            media: messenger_core::MediaRef::new("file-1"),
+            caption: Some("STOP".into()),
+        },
+    });
+    assert!(registry.observe(&shop, &caption).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn stop_words_are_configurable() {
+    let consent = Consent::builder().stop_words(["Хватит", "no more"]).build();
+    let registry = consent.opt_outs();
+    assert!(registry.is_stop_word("ХВАТИТ!"));
+    assert!(registry.is_stop_word("No   more."));
+    assert!(!registry.is_stop_word("STOP"));
+}
+
+#[tokio::test]
+async fn opt_outs_are_per_account() {
+    let registry = OptOutRegistry::in_memory();
+    registry
+        .observe(
+            &AccountId::new("shop-a"),
+            &text_message(Platform::WhatsApp, "79990000000", "STOP"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        registry
+            .is_opted_out(&ChatKey::new("shop-a", Platform::WhatsApp, "79990000000"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !registry
+            .is_opted_out(&ChatKey::new("shop-b", Platform::WhatsApp, "79990000000"))
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn platform_signals_opt_out_and_in() {
+    let registry = OptOutRegistry::in_memory();
+    let shop = AccountId::new("shop-a");
+    let key = ChatKey::new("shop-a", Platform::Telegram, "42");
+
+    let change = registry
+        .observe(
+            &shop,
+            &contact(Platform::Telegram, "42", ContactChange::Blocked),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(change.opted_out());
+    assert_eq!(change.cause, OptOutCause::Blocked);
+    assert!(
+        change.contact_event().is_none(),
+        "the platform event is already there"
+    );
+    assert!(registry.is_opted_out(&key).await.unwrap());
+
+    let change = registry
+        .observe(
+            &shop,
+            &contact(Platform::Telegram, "42", ContactChange::Unblocked),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(change.change, ContactChange::OptedIn);
+    assert!(!registry.is_opted_out(&key).await.unwrap());
+
+    // A platform opt-out (VK message_deny, MAX bot_stopped, WhatsApp marketing stop).
+    let vk = ChatKey::new("shop-a", Platform::Vk, "2000000001");
+    registry
+        .observe(
+            &shop,
+            &contact(Platform::Vk, "2000000001", ContactChange::OptedOut),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(registry.is_opted_out(&vk).await.unwrap());
+    assert_eq!(
+        registry.get(&vk).await.unwrap().unwrap().cause,
+        OptOutCause::PlatformOptOut
+    );
+    // An unblock does not lift an opt-out that was not a block.
+    assert!(
+        registry
+            .observe(
+                &shop,
+                &contact(Platform::Vk, "2000000001", ContactChange::Unblocked)
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(registry.is_opted_out(&vk).await.unwrap());
+    registry
+        .observe(
+            &shop,
+            &contact(Platform::Vk, "2000000001", ContactChange::OptedIn),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!registry.is_opted_out(&vk).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_stop_word_outlives_block_and_unblock() {
+    let registry = OptOutRegistry::in_memory();
+    let shop = AccountId::new("shop-a");
+    let key = ChatKey::new("shop-a", Platform::Telegram, "42");
+    // Blocked first, then STOP after an unblock... and the reverse order.
+    registry
+        .observe(
+            &shop,
+            &contact(Platform::Telegram, "42", ContactChange::Blocked),
+        )
+        .await
+        .unwrap();
+    registry
+        .observe(&shop, &text_message(Platform::Telegram, "42", "СТОП"))
+        .await
+        .unwrap();
+    registry
+        .observe(
+            &shop,
+            &contact(Platform::Telegram, "42", ContactChange::Unblocked),
+        )
+        .await
+        .unwrap();
+    assert!(registry.is_opted_out(&key).await.unwrap());
+    assert_eq!(
+        registry.get(&key).await.unwrap().unwrap().cause,
+        OptOutCause::StopWord
+    );
+}
+
+#[tokio::test]
+async fn re_opt_in_only_where_the_policy_says_so() {
+    let shop = AccountId::new("shop-a");
+    let key = ChatKey::new("shop-a", Platform::Max, "7");
+
+    let strict = OptOutRegistry::in_memory();
+    assert_eq!(strict.re_opt_in_policy(), ReOptInPolicy::ExplicitOnly);
+    strict
+        .observe(&shop, &text_message(Platform::Max, "7", "STOP"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        strict
+            .observe(
+                &shop,
+                &text_message(Platform::Max, "7", "Здравствуйте, где мой заказ?")
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(strict.is_opted_out(&key).await.unwrap());
+    // An explicit opt-in by the operator works.
+    assert!(strict.opt_in(&key).await.unwrap());
+    assert!(!strict.is_opted_out(&key).await.unwrap());
+
+    let lenient = OptOutRegistry::in_memory().with_re_opt_in(ReOptInPolicy::OnNewMessage);
+    lenient
+        .observe(&shop, &text_message(Platform::Max, "7", "STOP"))
+        .await
+        .unwrap()
+        .unwrap();
+    // Another stop word keeps it opted out (and is no change).
+    assert!(
+        lenient
+            .observe(&shop, &text_message(Platform::Max, "7", "стоп"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // An edit is not a new message.
+    let mut edit = text_message(Platform::Max, "7", "hello");
+    if let InboundEvent::Message(m) = &mut edit {
+        m.edited = true;
+    }
+    assert!(lenient.observe(&shop, &edit).await.unwrap().is_none());
+    assert!(lenient.is_opted_out(&key).await.unwrap());
+
+    let change = lenient
+        .observe(&shop, &text_message(Platform::Max, "7", "hello again"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(change.change, ContactChange::OptedIn);
+    assert_eq!(change.cause, OptOutCause::NewMessage);
+    assert_eq!(
+        change.contact_event().unwrap().change,
+        ContactChange::OptedIn
+    );
+    assert!(!lenient.is_opted_out(&key).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_operator_can_record_an_opt_out() {
+    let registry = OptOutRegistry::in_memory();
+    let key = ChatKey::new("shop-a", Platform::Avito, "u2i-1");
+    assert!(registry.opt_out(&key).await.unwrap());
+    assert!(
+        !registry.opt_out(&key).await.unwrap(),
+        "no change the second time"
+    );
+    assert!(registry.is_opted_out(&key).await.unwrap());
+}
+
+// ---- the first-contact notice -------------------------------------------------------------
+
+#[test]
+fn the_notice_defaults_and_placement() {
+    let notice = FirstContactNotice::default();
+    assert!(notice.text().contains(FirstContactNotice::RUSSIAN));
+    assert!(notice.text().contains(FirstContactNotice::ENGLISH));
+    assert_eq!(
+        FirstContactNotice::RUSSIAN,
+        "Чтобы отказаться от сообщений, ответьте СТОП."
+    );
+    assert_eq!(FirstContactNotice::ENGLISH, "Reply STOP to opt out.");
+
+    let notice = FirstContactNotice::new("Reply STOP.");
+    match notice.apply(&OutgoingContent::text("Hi")) {
+        OutgoingContent::Text { text } => assert_eq!(text, "Hi\n\nReply STOP."),
+        other => panic!("{other:?}"),
+    }
+    // An empty text stays empty for the planner to refuse.
+    match notice.apply(&OutgoingContent::text(" ")) {
+        OutgoingContent::Text { text } => assert_eq!(text, " "),
+        other => panic!("{other:?}"),
+    }
+    let media = || MediaSource::bytes(vec![1, 2, 3], "image/png", "a.png");
+    let with_caption = OutgoingContent::Image {
+        media: media(),
+        caption: Some("Your receipt".into()),
+    };
+    assert_eq!(
+        notice.apply(&with_caption).caption(),
+        Some("Your receipt\n\nReply STOP.")
+    );
+    let without = OutgoingContent::File {
+        media: media(),
+        caption: None,
+    };
+    let applied = notice.apply(&without);
+    assert_eq!(applied.caption(), Some("Reply STOP."));
+    assert_eq!(applied.kind(), without.kind());
+}
+
+#[test]
+fn a_blank_notice_falls_back_to_the_default() {
+    let consent = Consent::builder()
+        .notice(FirstContactNotice::new("   "))
+        .build();
+    assert_eq!(consent.notice(), &FirstContactNotice::default());
+}
