@@ -19,7 +19,11 @@ use messenger_core::{
 };
 
 #[derive(Parser, Debug)]
-#[command(name = "messenger", version, about = "Inspect, plan and parse messenger traffic")]
+#[command(
+    name = "messenger",
+    version,
+    about = "Inspect, plan and parse messenger traffic"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -127,7 +131,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Capabilities { format } => match format {
             Format::Markdown => {
-                write!(stdout, "{}", messenger_cli::matrix::all_platforms_markdown())?;
+                write!(
+                    stdout,
+                    "{}",
+                    messenger_cli::matrix::all_platforms_markdown()
+                )?;
             }
             Format::Json => {
                 let caps: Vec<Capabilities> =
@@ -160,7 +168,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 fn read_input(input: &Path) -> anyhow::Result<Vec<u8>> {
     if input.as_os_str() == "-" {
         let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).context("cannot read standard input")?;
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("cannot read standard input")?;
         Ok(buf)
     } else {
         std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))
@@ -168,7 +178,11 @@ fn read_input(input: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 async fn plan_message(args: &PlanArgs) -> anyhow::Result<OutgoingMessage> {
-    let policy = if args.strict { Policy::Strict } else { Policy::Lenient };
+    let policy = if args.strict {
+        Policy::Strict
+    } else {
+        Policy::Lenient
+    };
     let content = if let Some(text) = &args.text {
         if args.caption.is_some() {
             bail!("--caption goes with media, not --text");
@@ -177,7 +191,12 @@ async fn plan_message(args: &PlanArgs) -> anyhow::Result<OutgoingMessage> {
     } else if let Some(url) = &args.url {
         let kind = messenger_cli::plan::kind_from_flag(&args.url_kind)
             .filter(|k| *k != ContentKind::Text)
-            .with_context(|| format!("--as {}: expected image, file, voice, audio or video", args.url_kind))?;
+            .with_context(|| {
+                format!(
+                    "--as {}: expected image, file, voice, audio or video",
+                    args.url_kind
+                )
+            })?;
         OutgoingContent::media(kind, MediaSource::url(url.clone()), args.caption.clone())
             .context("not a media kind")?
     } else {

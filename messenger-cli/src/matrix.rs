@@ -9,13 +9,18 @@ pub fn has_connector(platform: Platform) -> bool {
     matches!(platform, Platform::Telegram | Platform::WhatsApp)
 }
 
+/// A size as its source states it: binary (MiB) where the limit is a multiple of 2^20
+/// (Telegram's), decimal (MB, GB) where it is a multiple of 10^6 (the others').
 fn size(bytes: u64) -> String {
-    const MB: u64 = 1024 * 1024;
-    const KB: u64 = 1024;
-    if bytes >= MB && bytes % MB == 0 {
+    const MIB: u64 = 1024 * 1024;
+    const MB: u64 = 1_000_000;
+    const GB: u64 = 1_000_000_000;
+    if bytes >= MIB && bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= GB && bytes % GB == 0 {
+        format!("{} GB", bytes / GB)
+    } else if bytes >= MB && bytes % MB == 0 {
         format!("{} MB", bytes / MB)
-    } else if bytes >= KB && bytes % KB == 0 {
-        format!("{} KB", bytes / KB)
     } else {
         format!("{bytes} B")
     }
@@ -60,9 +65,15 @@ pub fn render_markdown(caps: &[Capabilities]) -> String {
         rows.push((name.to_owned(), caps.iter().map(f).collect()));
     };
     row("Connector", &|c| {
-        if has_connector(c.platform) { "yes".into() } else { "planned".into() }
+        if has_connector(c.platform) {
+            "yes".into()
+        } else {
+            "planned".into()
+        }
     });
-    row("Text", &|c| format!("{} {}", c.text.max_len, unit(c.text.unit)));
+    row("Text", &|c| {
+        format!("{} {}", c.text.max_len, unit(c.text.unit))
+    });
     row("Caption", &|c| match c.caption {
         Some(t) => format!("{} {}", t.max_len, unit(t.unit)),
         None => "no".into(),
@@ -81,15 +92,25 @@ pub fn render_markdown(caps: &[Capabilities]) -> String {
     }
     row("Statuses", &|c| {
         let s = c.statuses;
-        let seen: Vec<&str> = [("sent", s.sent), ("delivered", s.delivered), ("read", s.read)]
-            .into_iter()
-            .filter(|(_, on)| *on)
-            .map(|(n, _)| n)
-            .collect();
-        if seen.is_empty() { "none".into() } else { seen.join(", ") }
+        let seen: Vec<&str> = [
+            ("sent", s.sent),
+            ("delivered", s.delivered),
+            ("read", s.read),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| n)
+        .collect();
+        if seen.is_empty() {
+            "none".into()
+        } else {
+            seen.join(", ")
+        }
     });
     row("Mark as read", &|c| yes(c.actions.mark_read).into());
-    row("Edit / delete", &|c| format!("{} / {}", yes(c.actions.edit), yes(c.actions.delete)));
+    row("Edit / delete", &|c| {
+        format!("{} / {}", yes(c.actions.edit), yes(c.actions.delete))
+    });
     row("Reply (quote)", &|c| yes(c.actions.reply).into());
     row("Webhook", &|c| yes(c.intake.webhook).into());
     row("Long polling", &|c| yes(c.intake.long_poll).into());
@@ -103,7 +124,10 @@ pub fn render_markdown(caps: &[Capabilities]) -> String {
         }
     });
     row("Rate: overall", &|c| {
-        c.rate_limits.overall.map(|r| r.to_string()).unwrap_or_else(|| "—".into())
+        c.rate_limits
+            .overall
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "—".into())
     });
     row("Reply window", &|c| match c.reply_window {
         Some(d) if d.as_secs() % 3600 == 0 => format!("{} h", d.as_secs() / 3600),

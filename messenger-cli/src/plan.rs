@@ -3,13 +3,20 @@
 use std::fmt::Write;
 
 use messenger_core::plan::{Plan, ReplyWindow, plan};
-use messenger_core::{Capabilities, ContentKind, LengthUnit, OutgoingContent, OutgoingMessage, Result};
+use messenger_core::{
+    Capabilities, ContentKind, LengthUnit, OutgoingContent, OutgoingMessage, Result,
+};
 
 /// Plans `message` for `caps` and renders the plan for people.
 ///
 /// Texts are shown by length and, only when `show_text` is set, in full: a dry run of a real
 /// customer message should not end up in a terminal log by default.
-pub fn render(message: &OutgoingMessage, caps: &Capabilities, window: ReplyWindow, show_text: bool) -> Result<String> {
+pub fn render(
+    message: &OutgoingMessage,
+    caps: &Capabilities,
+    window: ReplyWindow,
+    show_text: bool,
+) -> Result<String> {
     let p = plan(message, caps, window)?;
     Ok(render_plan(&p, caps, show_text))
 }

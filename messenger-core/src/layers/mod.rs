@@ -83,6 +83,16 @@ pub trait MessengerExt: Messenger + Sized {
     fn deduplicated(self) -> Deduplicated<Self> {
         Deduplicated::new(self)
     }
+
+    /// Wraps in [`Gated`]: nothing leaves while the module is inactive for `account`, the
+    /// platform is suspended, or the contact opted out.
+    fn gated(
+        self,
+        account: crate::model::AccountId,
+        consent: std::sync::Arc<crate::consent::Consent>,
+    ) -> Gated<Self> {
+        Gated::new(self, account, consent)
+    }
 }
 
 impl<M: Messenger> MessengerExt for M {}
