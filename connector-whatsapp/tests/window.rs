@@ -1,0 +1,212 @@
+//! The 24-hour customer service window: recorded from inbound messages by `handle_webhook`,
+//! enforced before any request, bypassed by templates, and reported later as `131047`.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use connector_whatsapp::{WhatsApp, parse};
+use messenger_core::plan::ReplyWindow;
+use messenger_core::window::{MemoryReplyWindowStore, ReplyWindowStore};
+use messenger_core::{ChatId, DeliveryStatus, ErrorKind, InboundEvent, Messenger, OutgoingMessage};
+use mockito::Matcher;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn no_inbound_message_means_free_form_is_refused_without_a_request() {
+    let mut server = mockito::Server::new_async().await;
+    let nothing = server
+        .mock("POST", Matcher::Any)
+        .expect(0)
+        .create_async()
+        .await;
+    let wa = client(&server);
+    assert_eq!(
+        wa.reply_window(&ChatId::new(CUSTOMER)).await.unwrap(),
+        ReplyWindow::Closed
+    );
+    let err = wa
+        .send(&OutgoingMessage::text(CUSTOMER, "Hello!"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutsideReplyWindow);
+    nothing.assert_async().await;
+}
+
+#[tokio::test]
+async fn an_inbound_message_through_handle_webhook_opens_the_window() {
+    let mut server = mockito::Server::new_async().await;
+    let send = server
+        .mock("POST", MESSAGES_PATH)
+        .match_body(Matcher::PartialJson(
+            json!({"to": CUSTOMER, "text": {"body": "Sure!"}}),
+        ))
+        .with_body(accepted("wamid.R"))
+        .expect(1)
+        .create_async()
+        .await;
+    let wa = client(&server);
+    wa.handle_webhook(&signed(&inbound_text(
+        CUSTOMER,
+        "wamid.IN",
+        now() - 60,
+        "Can you help?",
+    )))
+    .await
+    .unwrap();
+    assert_eq!(
+        wa.reply_window(&ChatId::new(CUSTOMER)).await.unwrap(),
+        ReplyWindow::Open
+    );
+    // Another customer's window stays closed.
+    assert_eq!(
+        wa.reply_window(&ChatId::new("16505550000")).await.unwrap(),
+        ReplyWindow::Closed
+    );
+    let report = wa
+        .send(&OutgoingMessage::text(CUSTOMER, "Sure!"))
+        .await
+        .unwrap();
+    assert_eq!(report.first_message_id().unwrap().as_str(), "wamid.R");
+    send.assert_async().await;
+}
+
+#[tokio::test]
+async fn an_inbound_message_older_than_24_hours_leaves_it_closed() {
+    let server = mockito::Server::new_async().await;
+    let wa = client(&server);
+    wa.handle_webhook(&signed(&inbound_text(
+        CUSTOMER,
+        "wamid.OLD",
+        now() - 24 * 3600 - 60,
+        "hi",
+    )))
+    .await
+    .unwrap();
+    assert_eq!(
+        wa.reply_window(&ChatId::new(CUSTOMER)).await.unwrap(),
+        ReplyWindow::Closed
+    );
+}
+
+#[tokio::test]
+async fn parse_records_nothing() {
+    let server = mockito::Server::new_async().await;
+    let wa = client(&server);
+    let body = inbound_text(CUSTOMER, "wamid.IN", now(), "hi");
+    assert_eq!(parse(body.as_bytes()).unwrap().len(), 1);
+    assert_eq!(
+        wa.reply_window(&ChatId::new(CUSTOMER)).await.unwrap(),
+        ReplyWindow::Closed
+    );
+}
+
+#[tokio::test]
+async fn statuses_and_edits_do_not_open_the_window() {
+    let server = mockito::Server::new_async().await;
+    let wa = client(&server);
+    let status = status_delivery(json!({"id": "wamid.OUT", "status": "read",
+        "timestamp": now().to_string(), "recipient_id": CUSTOMER}));
+    let edit = envelope(
+        json!({"metadata": metadata(), "messages": [{"from": CUSTOMER,
+        "id": "wamid.E", "timestamp": now().to_string(), "type": "edit",
+        "edit": {"original_message_id": "wamid.O", "message": {"type": "text", "text": {"body": "x"}}}}]}),
+    );
+    for body in [status, edit] {
+        wa.handle_webhook(&signed(&body)).await.unwrap();
+    }
+    assert_eq!(
+        wa.reply_window(&ChatId::new(CUSTOMER)).await.unwrap(),
+        ReplyWindow::Closed
+    );
+}
+
+#[tokio::test]
+async fn templates_go_through_with_the_window_closed() {
+    let mut server = mockito::Server::new_async().await;
+    let template = server
+        .mock("POST", MESSAGES_PATH)
+        .match_body(Matcher::PartialJson(json!({"type": "template"})))
+        .with_body(accepted("wamid.TPL"))
+        .expect(1)
+        .create_async()
+        .await;
+    let wa = client(&server);
+    assert_eq!(
+        wa.reply_window(&ChatId::new(CUSTOMER)).await.unwrap(),
+        ReplyWindow::Closed
+    );
+    let sent = wa
+        .send_template(&ChatId::new(CUSTOMER), "hello_world", "en_US", Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(sent.message_id.as_str(), "wamid.TPL");
+    template.assert_async().await;
+}
+
+#[tokio::test]
+async fn a_later_131047_failed_status_is_outside_reply_window() {
+    let server = mockito::Server::new_async().await;
+    let wa = client(&server);
+    let body = status_delivery(json!({"id": "wamid.LATE", "status": "failed",
+        "timestamp": "1750000123", "recipient_id": CUSTOMER,
+        "errors": [{"code": 131047, "title": "Re-engagement message", "message": "Re-engagement message",
+                    "error_data": {"details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number."},
+                    "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"}]}));
+    let outcome = wa.handle_webhook(&signed(&body)).await.unwrap();
+    let [InboundEvent::Status(status)] = &outcome.events[..] else {
+        panic!("{:?}", outcome.events)
+    };
+    assert_eq!(status.status, DeliveryStatus::Failed);
+    assert_eq!(status.message_id.as_str(), "wamid.LATE");
+    let error = status.error.as_ref().unwrap();
+    assert_eq!(error.kind, ErrorKind::OutsideReplyWindow);
+    assert_eq!(error.code.as_deref(), Some("131047"));
+}
+
+#[tokio::test]
+async fn an_immediate_131047_is_outside_reply_window() {
+    // The store may think the window is open (another process answered, clocks differ):
+    // WhatsApp's own refusal is reported with the same kind.
+    let mut server = mockito::Server::new_async().await;
+    server
+        .mock("POST", MESSAGES_PATH)
+        .with_status(400)
+        .with_body(graph_error(131047, "Re-engagement message"))
+        .create_async()
+        .await;
+    let wa = client(&server);
+    wa.handle_webhook(&signed(&inbound_text(CUSTOMER, "wamid.IN", now(), "hi")))
+        .await
+        .unwrap();
+    let err = wa
+        .send(&OutgoingMessage::text(CUSTOMER, "late"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutsideReplyWindow);
+}
+
+#[tokio::test]
+async fn a_shared_store_is_used_by_every_client() {
+    let server = mockito::Server::new_async().await;
+    let store = Arc::new(MemoryReplyWindowStore::default());
+    let shared: Arc<dyn ReplyWindowStore> = store.clone();
+    let intake = WhatsApp::new(config(&server).window_store(shared.clone())).unwrap();
+    let sender = WhatsApp::new(config(&server).window_store(shared)).unwrap();
+    intake
+        .handle_webhook(&signed(&inbound_text(CUSTOMER, "wamid.IN", now(), "hi")))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .last_inbound(messenger_core::Platform::WhatsApp, &ChatId::new(CUSTOMER))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        sender.reply_window(&ChatId::new(CUSTOMER)).await.unwrap(),
+        ReplyWindow::Open
+    );
+}
