@@ -38,7 +38,7 @@ enum Command {
         format: Format,
     },
     /// Dry-run the send planner: print each part and each downgrade.
-    Plan(PlanArgs),
+    Plan(Box<PlanArgs>),
     /// Normalise a webhook body or a long-poll response into JSON Lines events.
     Parse {
         /// The platform the payload comes from.

@@ -15,11 +15,11 @@ fn size(bytes: u64) -> String {
     const MIB: u64 = 1024 * 1024;
     const MB: u64 = 1_000_000;
     const GB: u64 = 1_000_000_000;
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
-    } else if bytes >= GB && bytes % GB == 0 {
+    } else if bytes >= GB && bytes.is_multiple_of(GB) {
         format!("{} GB", bytes / GB)
-    } else if bytes >= MB && bytes % MB == 0 {
+    } else if bytes >= MB && bytes.is_multiple_of(MB) {
         format!("{} MB", bytes / MB)
     } else {
         format!("{bytes} B")
@@ -130,7 +130,7 @@ pub fn render_markdown(caps: &[Capabilities]) -> String {
             .unwrap_or_else(|| "—".into())
     });
     row("Reply window", &|c| match c.reply_window {
-        Some(d) if d.as_secs() % 3600 == 0 => format!("{} h", d.as_secs() / 3600),
+        Some(d) if d.as_secs().is_multiple_of(3600) => format!("{} h", d.as_secs() / 3600),
         Some(d) => format!("{} s", d.as_secs()),
         None => "none".into(),
     });
