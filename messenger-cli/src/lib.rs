@@ -4,3 +4,6 @@
 pub mod matrix;
 pub mod parse;
 pub mod plan;
+pub mod connect;
+pub mod demo;
+pub mod receiver;

@@ -46,6 +46,47 @@ enum Command {
         /// A file, or `-` for standard input.
         input: PathBuf,
     },
+    /// Run the local sandbox of the platform APIs until interrupted.
+    Sandbox {
+        /// The port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 8085)]
+        port: u16,
+    },
+    /// Send a message through a real platform (credentials from the environment) or the sandbox.
+    Send(Box<SendArgs>),
+    /// Print inbound events as JSON Lines: long polling (Telegram) or a webhook receiver
+    /// (WhatsApp) on 127.0.0.1.
+    Listen {
+        /// The platform.
+        #[arg(long)]
+        platform: Platform,
+        /// Use the demo account of a sandbox started by `messenger sandbox` at this URL.
+        #[arg(long)]
+        sandbox: Option<String>,
+        /// The webhook receiver's port (WhatsApp).
+        #[arg(long, default_value_t = 8090)]
+        port: u16,
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<usize>,
+    },
+    /// Start the sandbox in-process and play a scripted conversation on every platform.
+    Demo,
+}
+
+#[derive(clap::Args, Debug)]
+struct SendArgs {
+    /// The chat (Telegram chat id, WhatsApp number).
+    #[arg(long)]
+    chat: String,
+    /// Reply to this message id.
+    #[arg(long)]
+    reply_to: Option<String>,
+    /// Use the demo account of a sandbox started by `messenger sandbox` at this URL.
+    #[arg(long)]
+    sandbox: Option<String>,
+    #[command(flatten)]
+    content: PlanArgs,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -154,6 +195,107 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let rendered = messenger_cli::plan::render(&message, &caps, window, args.show_text)?;
             write!(stdout, "{rendered}")?;
         }
+        Command::Sandbox { port } => {
+            let (_sandbox, demo) = messenger_sandbox::run(&format!("127.0.0.1:{port}")).await?;
+            writeln!(stdout, "messenger sandbox at {}", demo.urls.base)?;
+            writeln!(stdout, "  Telegram Bot API root: {}   (bot token: {})", demo.urls.telegram, demo.telegram.token)?;
+            writeln!(
+                stdout,
+                "    customer {} (\"{}\") has started the bot",
+                demo.telegram_customer.id,
+                demo.telegram_customer.name
+            )?;
+            writeln!(
+                stdout,
+                "  WhatsApp Graph API root: {}   (phone-number id {}, token {}, app secret {})",
+                demo.urls.whatsapp,
+                messenger_sandbox::DEMO_WHATSAPP_PHONE_NUMBER_ID,
+                messenger_sandbox::DEMO_WHATSAPP_TOKEN,
+                messenger_sandbox::DEMO_WHATSAPP_APP_SECRET
+            )?;
+            writeln!(stdout, "    customer {}", demo.whatsapp_customer.id)?;
+            writeln!(stdout, "  control API: {}   (play the customer, inject faults)", demo.urls.control)?;
+            writeln!(stdout)?;
+            writeln!(stdout, "try:  messenger send --sandbox {} --platform telegram --chat {} --text hello", demo.urls.base, demo.telegram_customer.id)?;
+            writeln!(stdout, "      messenger listen --sandbox {} --platform telegram", demo.urls.base)?;
+            writeln!(stdout, "Ctrl-C stops it.")?;
+            stdout.flush()?;
+            std::future::pending::<()>().await;
+        }
+        Command::Send(args) => {
+            let platform = args.content.platform;
+            let endpoint = match &args.sandbox {
+                Some(url) => messenger_cli::connect::Endpoint::sandbox(platform, url)?,
+                None => messenger_cli::connect::Endpoint::from_env(platform)?,
+            };
+            let messenger = endpoint.messenger(platform)?;
+            let mut message = plan_message(&args.content).await?;
+            message.chat = args.chat.clone().into();
+            message.reply_to = args.reply_to.clone().map(Into::into);
+            with_progress(&mut message);
+            let report = messenger.send(&message).await?;
+            for part in &report.parts {
+                writeln!(stdout, "sent {} at {}", part.message_id, part.timestamp.to_rfc3339())?;
+            }
+            for d in &report.downgrades {
+                writeln!(stdout, "downgrade: {d}")?;
+            }
+        }
+        Command::Listen { platform, sandbox, port, count } => {
+            let endpoint = match &sandbox {
+                Some(url) => messenger_cli::connect::Endpoint::sandbox(platform, url)?,
+                None => messenger_cli::connect::Endpoint::from_env(platform)?,
+            };
+            let messenger = endpoint.messenger(platform)?;
+            let limit = count.unwrap_or(usize::MAX);
+            if messenger.capabilities().intake.long_poll {
+                let mut stream = messenger.updates()?;
+                let mut seen = 0;
+                while seen < limit {
+                    let Some(event) = futures::StreamExt::next(&mut stream).await else { break };
+                    writeln!(stdout, "{}", serde_json::to_string(&event?)?)?;
+                    stdout.flush()?;
+                    seen += 1;
+                }
+            } else {
+                let mut receiver =
+                    messenger_cli::receiver::start(messenger, &format!("127.0.0.1:{port}")).await?;
+                if let Some(url) = &sandbox {
+                    let control = messenger_sandbox::Control::new(format!("{}/control", url.trim_end_matches('/')))?;
+                    control
+                        .update_account(
+                            messenger_sandbox::DEMO_WHATSAPP_PHONE_NUMBER_ID,
+                            &messenger_sandbox::AccountPatch {
+                                webhook_url: Some(receiver.url()),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                }
+                let _ = writeln!(std::io::stderr(), "webhook receiver at {}", receiver.url());
+                let mut seen = 0;
+                while seen < limit {
+                    let Some(event) = receiver.events.recv().await else { break };
+                    match event {
+                        Ok(event) => writeln!(stdout, "{}", serde_json::to_string(&event)?)?,
+                        Err(err) => {
+                            let _ = writeln!(std::io::stderr(), "rejected delivery: {err}");
+                        }
+                    }
+                    stdout.flush()?;
+                    seen += 1;
+                }
+            }
+        }
+        Command::Demo => {
+            let started = std::time::Instant::now();
+            let summaries = messenger_cli::demo::run(&mut stdout).await?;
+            let ok = summaries.iter().all(|s| s.opt_out_enforced && s.inactive_refused && s.window_enforced != Some(false));
+            writeln!(stdout, "\ndemo finished in {:.1} s", started.elapsed().as_secs_f64())?;
+            if !ok {
+                bail!("a rule was not enforced (see the table)");
+            }
+        }
         Command::Parse { platform, input } => {
             let body = read_input(&input)?;
             let events = messenger_cli::parse::parse(platform, &body)
@@ -163,6 +305,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     stdout.flush()?;
     Ok(())
+}
+
+/// Reports the progress of an upload on standard error, every 10 %.
+fn with_progress(message: &mut OutgoingMessage) {
+    let media = match &mut message.content {
+        OutgoingContent::Image { media, .. }
+        | OutgoingContent::File { media, .. }
+        | OutgoingContent::Voice { media, .. }
+        | OutgoingContent::Audio { media, .. }
+        | OutgoingContent::Video { media, .. } => media,
+        _ => return,
+    };
+    let MediaSource::Stream { open, length, .. } = media else { return };
+    let total = *length;
+    if total < 1024 * 1024 {
+        return;
+    }
+    let inner = open.clone();
+    *open = std::sync::Arc::new(move || {
+        let mut sent = 0u64;
+        let mut shown = 0u64;
+        Box::pin(futures::StreamExt::inspect(inner(), move |chunk| {
+            if let Ok(bytes) = chunk {
+                sent += bytes.len() as u64;
+                let tenth = sent * 10 / total.max(1);
+                if tenth > shown {
+                    shown = tenth;
+                    let _ = writeln!(std::io::stderr(), "uploading: {}% ({sent} of {total} bytes)", tenth * 10);
+                }
+            }
+        }))
+    });
 }
 
 fn read_input(input: &Path) -> anyhow::Result<Vec<u8>> {
