@@ -222,3 +222,77 @@ fn parse_refuses_platforms_without_connector() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no VK connector"), "{}", stderr(&out));
 }
+
+#[test]
+fn demo_plays_every_platform_and_enforces_the_rules() {
+    let out = messenger(&["demo"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let s = stdout(&out);
+    for expected in [
+        "== Telegram ==",
+        "== WhatsApp ==",
+        "downgrade: voice -> audio",
+        "statuses  : all 6 messages went sent -> delivered -> read",
+        "Telegram reports no delivery or read receipts",
+        "refused (outside_reply_window), no request made",
+        "refused (opted_out), no request made",
+        "refused (module_inactive), no request made",
+        "| Telegram | 2 | 68 B | 6 | 1 | sent | yes | yes | none on this platform |",
+        "| WhatsApp | 2 | 68 B | 6 | 2 | read | yes | yes | yes |",
+    ] {
+        assert!(s.contains(expected), "missing {expected:?} in\n{s}");
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
+}
+
+#[test]
+fn send_and_listen_against_the_sandbox() {
+    let rt = runtime();
+    let (sandbox, demo) = rt.block_on(messenger_sandbox::run("127.0.0.1:0")).unwrap();
+    let base = demo.urls.base.clone();
+    let chat = demo.telegram_customer.id.clone();
+
+    // send: text, then a file from disk (streamed, with its MIME type guessed).
+    let out = messenger(&["send", "--sandbox", &base, "--platform", "telegram", "--chat", &chat, "--text", "hello from the CLI"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("sent "), "{}", stdout(&out));
+    let pdf = std::env::temp_dir().join(format!("cli-send-{}.pdf", std::process::id()));
+    std::fs::write(&pdf, b"%PDF-1.4\n%%EOF\n").unwrap();
+    let out = messenger(&[
+        "send", "--sandbox", &base, "--platform", "telegram", "--chat", &chat, "--file", pdf.to_str().unwrap(), "--caption", "invoice",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let received = sandbox.received(&demo.telegram.id, &chat).unwrap();
+    let kinds: Vec<&str> = received.iter().map(|m| m.kind.as_str()).collect();
+    assert_eq!(kinds, ["text", "file"]);
+    assert_eq!(received[0].text.as_deref(), Some("hello from the CLI"));
+    assert_eq!(received[1].caption.as_deref(), Some("invoice"));
+
+    // listen: the customer writes; the CLI prints the event and stops after one.
+    sandbox
+        .customer_sends(&demo.telegram.id, &chat, &messenger_sandbox::CustomerMessage::text("a question"))
+        .unwrap();
+    let out = messenger(&["listen", "--sandbox", &base, "--platform", "telegram", "--count", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let event: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(event["type"], "message");
+    assert_eq!(event["chat_id"], chat.as_str());
+    assert_eq!(event["content"]["text"], "a question");
+    rt.block_on(sandbox.shutdown());
+}
+
+#[test]
+fn send_without_credentials_says_what_to_set() {
+    let out = Command::new(env!("CARGO_BIN_EXE_messenger"))
+        .args(["send", "--platform", "telegram", "--chat", "1", "--text", "x"])
+        .env_remove("TELEGRAM_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("TELEGRAM_TOKEN"), "{err}");
+}
