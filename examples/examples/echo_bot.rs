@@ -23,7 +23,8 @@ use messenger_core::{AccountId, Content, ErrorKind, InboundEvent, Messenger, Out
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter("info").init();
 
-    let token = std::env::var("TELEGRAM_TOKEN").map_err(|_| anyhow::anyhow!("set TELEGRAM_TOKEN"))?;
+    let token =
+        std::env::var("TELEGRAM_TOKEN").map_err(|_| anyhow::anyhow!("set TELEGRAM_TOKEN"))?;
     let mut config = TelegramConfig::new(token);
     if let Ok(url) = std::env::var("TELEGRAM_API_URL") {
         config = config.base_url(url);
@@ -44,7 +45,11 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let account = AccountId::new("echo-bot");
     consent
-        .activate(&account, "example", "activated by the person running the example")
+        .activate(
+            &account,
+            "example",
+            "activated by the person running the example",
+        )
         .await?;
 
     // Outermost first: the gate refuses before anything else; every retry passes the limiter.
@@ -66,10 +71,13 @@ async fn main() -> anyhow::Result<()> {
                 other.media().and_then(|m| m.size).unwrap_or(0)
             ),
         };
-        let outgoing = OutgoingMessage::text(message.chat_id.clone(), reply).reply_to(message.message_id.clone());
+        let outgoing = OutgoingMessage::text(message.chat_id.clone(), reply)
+            .reply_to(message.message_id.clone());
         match messenger.send(&outgoing).await {
             Ok(report) => tracing::info!(parts = report.parts.len(), "echoed"),
-            Err(err) if err.kind() == ErrorKind::OptedOut => tracing::info!("customer opted out; not echoing"),
+            Err(err) if err.kind() == ErrorKind::OptedOut => {
+                tracing::info!("customer opted out; not echoing")
+            }
             Err(err) => tracing::warn!(kind = %err.kind(), "send failed: {err}"),
         }
     }

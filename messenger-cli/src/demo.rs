@@ -17,8 +17,8 @@ use messenger_core::consent::{AgreementEdition, Consent};
 use messenger_core::layers::{MessengerExt, RateLimited, RetryPolicy};
 use messenger_core::status::StatusTracker;
 use messenger_core::{
-    AccountId, ChatId, Content, DeliveryStatus, ErrorKind, InboundEvent, MediaSource,
-    Messenger, MessageId, OutgoingContent, OutgoingMessage, Platform, Rate, Result as CoreResult,
+    AccountId, ChatId, Content, DeliveryStatus, ErrorKind, InboundEvent, MediaSource, MessageId,
+    Messenger, OutgoingContent, OutgoingMessage, Platform, Rate, Result as CoreResult,
 };
 use messenger_sandbox::{
     AccountPatch, CustomerMessage, MediaUpload, MessageKind, NewCustomer, Sandbox,
@@ -29,11 +29,11 @@ use crate::connect::Endpoint;
 
 /// A 1x1 PNG.
 const PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
-    0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x04, 0x00, 0x00, 0x00, 0xb5,
-    0x1c, 0x0c, 0x02, 0x00, 0x00, 0x00, 0x0b, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0x64,
-    0x60, 0x00, 0x00, 0x00, 0x06, 0x00, 0x02, 0x30, 0x81, 0xd0, 0x2f, 0x00, 0x00, 0x00, 0x00,
-    0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x04, 0x00, 0x00, 0x00, 0xb5, 0x1c, 0x0c,
+    0x02, 0x00, 0x00, 0x00, 0x0b, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0x64, 0x60, 0x00, 0x00,
+    0x00, 0x06, 0x00, 0x02, 0x30, 0x81, 0xd0, 0x2f, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44,
+    0xae, 0x42, 0x60, 0x82,
 ];
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -83,11 +83,27 @@ pub async fn run(out: &mut dyn Write) -> anyhow::Result<Vec<PlatformSummary>> {
         let summary = match platform {
             Platform::Telegram => {
                 let customer = demo.telegram_customer.id.clone();
-                play(out, &sandbox, &consent, platform, &demo.telegram.id, &customer).await
+                play(
+                    out,
+                    &sandbox,
+                    &consent,
+                    platform,
+                    &demo.telegram.id,
+                    &customer,
+                )
+                .await
             }
             _ => {
                 let customer = demo.whatsapp_customer.id.clone();
-                play(out, &sandbox, &consent, platform, &demo.whatsapp.id, &customer).await
+                play(
+                    out,
+                    &sandbox,
+                    &consent,
+                    platform,
+                    &demo.whatsapp.id,
+                    &customer,
+                )
+                .await
             }
         }
         .with_context(|| format!("the {} part of the demo failed", platform.display_name()))?;
@@ -212,7 +228,11 @@ async fn play(
     // The owner activates the module: that is the acceptance of the current edition.
     let owner = AccountId::new(format!("demo-{platform}"));
     consent
-        .activate(&owner, "2026-11", "demo: the owner activated the module in settings")
+        .activate(
+            &owner,
+            "2026-11",
+            "demo: the owner activated the module in settings",
+        )
         .await?;
     // Pace within the sandbox's per-chat flood control; retries honour the platform's retry-after.
     let stack: Arc<dyn Messenger> = Arc::new(
@@ -240,7 +260,9 @@ async fn play(
     let hello = "Здравствуйте! Где мой заказ №1042?";
     sandbox.customer_sends(account, customer, &CustomerMessage::text(hello))?;
     let event = next_event(&mut events, |e| matches!(e, InboundEvent::Message(_))).await?;
-    let InboundEvent::Message(first) = event else { unreachable!() };
+    let InboundEvent::Message(first) = event else {
+        unreachable!()
+    };
     summary.received += 1;
     line(out, format_args!("customer  > {hello}"))?;
     sandbox.customer_sends(
@@ -260,7 +282,10 @@ async fn play(
             bytes += chunk?.len() as u64;
         }
         summary.downloaded += bytes;
-        line(out, format_args!("customer  > [image, {bytes} bytes downloaded] Вот чек"))?;
+        line(
+            out,
+            format_args!("customer  > [image, {bytes} bytes downloaded] Вот чек"),
+        )?;
     } else {
         bail!("expected the customer's image, got {event:?}");
     }
@@ -268,7 +293,10 @@ async fn play(
     // 2. The operator answers with every kind.
     let long = "Подробности доставки. ".repeat(260);
     let replies: Vec<(&str, OutgoingContent)> = vec![
-        ("text", OutgoingContent::text("Добрый день! Заказ №1042 уже в пути.")),
+        (
+            "text",
+            OutgoingContent::text("Добрый день! Заказ №1042 уже в пути."),
+        ),
         (
             "image",
             OutgoingContent::Image {
@@ -311,7 +339,10 @@ async fn play(
             ),
         )?;
         if i == 0 {
-            line(out, format_args!("            (first contact: the opt-out notice was appended)"))?;
+            line(
+                out,
+                format_args!("            (first contact: the opt-out notice was appended)"),
+            )?;
         }
         for d in &report.downgrades {
             line(out, format_args!("            downgrade: {d}"))?;
@@ -336,7 +367,10 @@ async fn play(
         summary.best_status = "read".into();
         line(
             out,
-            format_args!("statuses  : all {} messages went sent -> delivered -> read", sent_ids.len()),
+            format_args!(
+                "statuses  : all {} messages went sent -> delivered -> read",
+                sent_ids.len()
+            ),
         )?;
     } else {
         summary.best_status = "sent".into();
@@ -354,19 +388,34 @@ async fn play(
         let stranger = sandbox.create_customer(account, &NewCustomer::named("Oleg"))?;
         let before = requests(sandbox, account)?;
         let err = stack
-            .send(&OutgoingMessage::text(stranger.id.as_str(), "Здравствуйте!"))
+            .send(&OutgoingMessage::text(
+                stranger.id.as_str(),
+                "Здравствуйте!",
+            ))
             .await
             .expect_err("a free-form message outside the window must be refused");
-        let refused = err.kind() == ErrorKind::OutsideReplyWindow && requests(sandbox, account)? == before;
+        let refused =
+            err.kind() == ErrorKind::OutsideReplyWindow && requests(sandbox, account)? == before;
         line(
             out,
-            format_args!("operator  < text to a customer who never wrote: refused ({}), no request made", err.kind()),
+            format_args!(
+                "operator  < text to a customer who never wrote: refused ({}), no request made",
+                err.kind()
+            ),
         )?;
         endpoint
             .whatsapp()?
-            .send_template(&ChatId::new(stranger.id.as_str()), "order_update", "ru", serde_json::Value::Null)
+            .send_template(
+                &ChatId::new(stranger.id.as_str()),
+                "order_update",
+                "ru",
+                serde_json::Value::Null,
+            )
             .await?;
-        line(out, format_args!("operator  < template `order_update` to the same customer: sent"))?;
+        line(
+            out,
+            format_args!("operator  < template `order_update` to the same customer: sent"),
+        )?;
         summary.window_enforced = Some(refused);
     }
 
@@ -382,22 +431,34 @@ async fn play(
         .send(&OutgoingMessage::text(chat.clone(), "Ещё одно предложение"))
         .await
         .expect_err("a send to an opted-out customer must be refused");
-    summary.opt_out_enforced = err.kind() == ErrorKind::OptedOut && requests(sandbox, account)? == before;
-    line(out, format_args!("operator  < text: refused ({}), no request made", err.kind()))?;
+    summary.opt_out_enforced =
+        err.kind() == ErrorKind::OptedOut && requests(sandbox, account)? == before;
+    line(
+        out,
+        format_args!(
+            "operator  < text: refused ({}), no request made",
+            err.kind()
+        ),
+    )?;
 
     // 6. An account whose owner never activated the module.
-    let inactive = connector
-        .clone()
-        .gated(AccountId::new(format!("inactive-{platform}")), consent.clone());
+    let inactive = connector.clone().gated(
+        AccountId::new(format!("inactive-{platform}")),
+        consent.clone(),
+    );
     let before = requests(sandbox, account)?;
     let err = inactive
         .send(&OutgoingMessage::text(chat.clone(), "Привет"))
         .await
         .expect_err("an account without the module must be refused");
-    summary.inactive_refused = err.kind() == ErrorKind::ModuleInactive && requests(sandbox, account)? == before;
+    summary.inactive_refused =
+        err.kind() == ErrorKind::ModuleInactive && requests(sandbox, account)? == before;
     line(
         out,
-        format_args!("other account without the module activated: refused ({}), no request made", err.kind()),
+        format_args!(
+            "other account without the module activated: refused ({}), no request made",
+            err.kind()
+        ),
     )?;
 
     let received: Vec<_> = sandbox.received(account, customer)?;

@@ -1,9 +1,9 @@
 //! The library behind the `messenger` command: rendering and parsing that the binary and its
 //! tests share.
 
+pub mod connect;
+pub mod demo;
 pub mod matrix;
 pub mod parse;
 pub mod plan;
-pub mod connect;
-pub mod demo;
 pub mod receiver;

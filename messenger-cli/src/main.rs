@@ -198,12 +198,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sandbox { port } => {
             let (_sandbox, demo) = messenger_sandbox::run(&format!("127.0.0.1:{port}")).await?;
             writeln!(stdout, "messenger sandbox at {}", demo.urls.base)?;
-            writeln!(stdout, "  Telegram Bot API root: {}   (bot token: {})", demo.urls.telegram, demo.telegram.token)?;
+            writeln!(
+                stdout,
+                "  Telegram Bot API root: {}   (bot token: {})",
+                demo.urls.telegram, demo.telegram.token
+            )?;
             writeln!(
                 stdout,
                 "    customer {} (\"{}\") has started the bot",
-                demo.telegram_customer.id,
-                demo.telegram_customer.name
+                demo.telegram_customer.id, demo.telegram_customer.name
             )?;
             writeln!(
                 stdout,
@@ -214,10 +217,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 messenger_sandbox::DEMO_WHATSAPP_APP_SECRET
             )?;
             writeln!(stdout, "    customer {}", demo.whatsapp_customer.id)?;
-            writeln!(stdout, "  control API: {}   (play the customer, inject faults)", demo.urls.control)?;
+            writeln!(
+                stdout,
+                "  control API: {}   (play the customer, inject faults)",
+                demo.urls.control
+            )?;
             writeln!(stdout)?;
-            writeln!(stdout, "try:  messenger send --sandbox {} --platform telegram --chat {} --text hello", demo.urls.base, demo.telegram_customer.id)?;
-            writeln!(stdout, "      messenger listen --sandbox {} --platform telegram", demo.urls.base)?;
+            writeln!(
+                stdout,
+                "try:  messenger send --sandbox {} --platform telegram --chat {} --text hello",
+                demo.urls.base, demo.telegram_customer.id
+            )?;
+            writeln!(
+                stdout,
+                "      messenger listen --sandbox {} --platform telegram",
+                demo.urls.base
+            )?;
             writeln!(stdout, "Ctrl-C stops it.")?;
             stdout.flush()?;
             std::future::pending::<()>().await;
@@ -235,13 +250,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             with_progress(&mut message);
             let report = messenger.send(&message).await?;
             for part in &report.parts {
-                writeln!(stdout, "sent {} at {}", part.message_id, part.timestamp.to_rfc3339())?;
+                writeln!(
+                    stdout,
+                    "sent {} at {}",
+                    part.message_id,
+                    part.timestamp.to_rfc3339()
+                )?;
             }
             for d in &report.downgrades {
                 writeln!(stdout, "downgrade: {d}")?;
             }
         }
-        Command::Listen { platform, sandbox, port, count } => {
+        Command::Listen {
+            platform,
+            sandbox,
+            port,
+            count,
+        } => {
             let endpoint = match &sandbox {
                 Some(url) => messenger_cli::connect::Endpoint::sandbox(platform, url)?,
                 None => messenger_cli::connect::Endpoint::from_env(platform)?,
@@ -252,7 +277,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let mut stream = messenger.updates()?;
                 let mut seen = 0;
                 while seen < limit {
-                    let Some(event) = futures::StreamExt::next(&mut stream).await else { break };
+                    let Some(event) = futures::StreamExt::next(&mut stream).await else {
+                        break;
+                    };
                     writeln!(stdout, "{}", serde_json::to_string(&event?)?)?;
                     stdout.flush()?;
                     seen += 1;
@@ -261,7 +288,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let mut receiver =
                     messenger_cli::receiver::start(messenger, &format!("127.0.0.1:{port}")).await?;
                 if let Some(url) = &sandbox {
-                    let control = messenger_sandbox::Control::new(format!("{}/control", url.trim_end_matches('/')))?;
+                    let control = messenger_sandbox::Control::new(format!(
+                        "{}/control",
+                        url.trim_end_matches('/')
+                    ))?;
                     control
                         .update_account(
                             messenger_sandbox::DEMO_WHATSAPP_PHONE_NUMBER_ID,
@@ -275,7 +305,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let _ = writeln!(std::io::stderr(), "webhook receiver at {}", receiver.url());
                 let mut seen = 0;
                 while seen < limit {
-                    let Some(event) = receiver.events.recv().await else { break };
+                    let Some(event) = receiver.events.recv().await else {
+                        break;
+                    };
                     match event {
                         Ok(event) => writeln!(stdout, "{}", serde_json::to_string(&event)?)?,
                         Err(err) => {
@@ -290,8 +322,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo => {
             let started = std::time::Instant::now();
             let summaries = messenger_cli::demo::run(&mut stdout).await?;
-            let ok = summaries.iter().all(|s| s.opt_out_enforced && s.inactive_refused && s.window_enforced != Some(false));
-            writeln!(stdout, "\ndemo finished in {:.1} s", started.elapsed().as_secs_f64())?;
+            let ok = summaries.iter().all(|s| {
+                s.opt_out_enforced && s.inactive_refused && s.window_enforced != Some(false)
+            });
+            writeln!(
+                stdout,
+                "\ndemo finished in {:.1} s",
+                started.elapsed().as_secs_f64()
+            )?;
             if !ok {
                 bail!("a rule was not enforced (see the table)");
             }
@@ -317,7 +355,9 @@ fn with_progress(message: &mut OutgoingMessage) {
         | OutgoingContent::Video { media, .. } => media,
         _ => return,
     };
-    let MediaSource::Stream { open, length, .. } = media else { return };
+    let MediaSource::Stream { open, length, .. } = media else {
+        return;
+    };
     let total = *length;
     if total < 1024 * 1024 {
         return;
@@ -332,7 +372,11 @@ fn with_progress(message: &mut OutgoingMessage) {
                 let tenth = sent * 10 / total.max(1);
                 if tenth > shown {
                     shown = tenth;
-                    let _ = writeln!(std::io::stderr(), "uploading: {}% ({sent} of {total} bytes)", tenth * 10);
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "uploading: {}% ({sent} of {total} bytes)",
+                        tenth * 10
+                    );
                 }
             }
         }))

@@ -49,14 +49,21 @@ pub async fn start(messenger: Arc<dyn Messenger>, addr: &str) -> std::io::Result
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let ctx = Arc::new(Ctx { messenger, events: tx });
+    let ctx = Arc::new(Ctx {
+        messenger,
+        events: tx,
+    });
     let app = Router::new().fallback(handle).with_state(ctx);
     let task = tokio::spawn(async move {
         if let Err(err) = axum::serve(listener, app).await {
             tracing::warn!(error = %err, "webhook receiver stopped");
         }
     });
-    Ok(Receiver { addr: local, events: rx, task })
+    Ok(Receiver {
+        addr: local,
+        events: rx,
+        task,
+    })
 }
 
 async fn handle(

@@ -245,7 +245,10 @@ fn demo_plays_every_platform_and_enforces_the_rules() {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -256,13 +259,33 @@ fn send_and_listen_against_the_sandbox() {
     let chat = demo.telegram_customer.id.clone();
 
     // send: text, then a file from disk (streamed, with its MIME type guessed).
-    let out = messenger(&["send", "--sandbox", &base, "--platform", "telegram", "--chat", &chat, "--text", "hello from the CLI"]);
+    let out = messenger(&[
+        "send",
+        "--sandbox",
+        &base,
+        "--platform",
+        "telegram",
+        "--chat",
+        &chat,
+        "--text",
+        "hello from the CLI",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).starts_with("sent "), "{}", stdout(&out));
     let pdf = std::env::temp_dir().join(format!("cli-send-{}.pdf", std::process::id()));
     std::fs::write(&pdf, b"%PDF-1.4\n%%EOF\n").unwrap();
     let out = messenger(&[
-        "send", "--sandbox", &base, "--platform", "telegram", "--chat", &chat, "--file", pdf.to_str().unwrap(), "--caption", "invoice",
+        "send",
+        "--sandbox",
+        &base,
+        "--platform",
+        "telegram",
+        "--chat",
+        &chat,
+        "--file",
+        pdf.to_str().unwrap(),
+        "--caption",
+        "invoice",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let received = sandbox.received(&demo.telegram.id, &chat).unwrap();
@@ -273,9 +296,21 @@ fn send_and_listen_against_the_sandbox() {
 
     // listen: the customer writes; the CLI prints the event and stops after one.
     sandbox
-        .customer_sends(&demo.telegram.id, &chat, &messenger_sandbox::CustomerMessage::text("a question"))
+        .customer_sends(
+            &demo.telegram.id,
+            &chat,
+            &messenger_sandbox::CustomerMessage::text("a question"),
+        )
         .unwrap();
-    let out = messenger(&["listen", "--sandbox", &base, "--platform", "telegram", "--count", "1"]);
+    let out = messenger(&[
+        "listen",
+        "--sandbox",
+        &base,
+        "--platform",
+        "telegram",
+        "--count",
+        "1",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let event: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(event["type"], "message");
@@ -287,7 +322,15 @@ fn send_and_listen_against_the_sandbox() {
 #[test]
 fn send_without_credentials_says_what_to_set() {
     let out = Command::new(env!("CARGO_BIN_EXE_messenger"))
-        .args(["send", "--platform", "telegram", "--chat", "1", "--text", "x"])
+        .args([
+            "send",
+            "--platform",
+            "telegram",
+            "--chat",
+            "1",
+            "--text",
+            "x",
+        ])
         .env_remove("TELEGRAM_TOKEN")
         .output()
         .unwrap();

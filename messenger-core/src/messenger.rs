@@ -61,7 +61,7 @@ impl SendReport {
 /// use messenger_core::OutgoingMessage;
 /// let report = m.send(&OutgoingMessage::text("123456789", "Your order has shipped")).await?;
 /// for d in &report.downgrades {
-///     eprintln!("changed: {d}");
+///     tracing::info!(change = %d, "the customer will see something else");
 /// }
 /// # Ok(()) }
 /// ```
