@@ -294,6 +294,34 @@ fn send_and_listen_against_the_sandbox() {
     assert_eq!(received[0].text.as_deref(), Some("hello from the CLI"));
     assert_eq!(received[1].caption.as_deref(), Some("invoice"));
 
+    // A large upload reports its progress on standard error.
+    let big = std::env::temp_dir().join(format!("cli-send-big-{}.zip", std::process::id()));
+    std::fs::write(&big, vec![7u8; 3 * 1024 * 1024]).unwrap();
+    let out = messenger(&[
+        "send",
+        "--sandbox",
+        &base,
+        "--platform",
+        "telegram",
+        "--chat",
+        &chat,
+        "--file",
+        big.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let progress = stderr(&out);
+    assert!(progress.contains("uploading: 10% "), "{progress}");
+    assert!(
+        progress.contains("uploading: 100% (3145728 of 3145728 bytes)"),
+        "{progress}"
+    );
+    let received = sandbox.received(&demo.telegram.id, &chat).unwrap();
+    assert_eq!(received.len(), 3);
+    assert_eq!(
+        received[2].media.as_ref().and_then(|m| m.size),
+        Some(3 * 1024 * 1024)
+    );
+
     // listen: the customer writes; the CLI prints the event and stops after one.
     sandbox
         .customer_sends(
