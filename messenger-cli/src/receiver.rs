@@ -1,5 +1,5 @@
 //! A webhook receiver on loopback: every request goes through
-//! [`Messenger::handle_webhook`](messenger_core::Messenger::handle_webhook) (verify, then parse),
+//! [`Messenger::handle_webhook`] (verify, then parse),
 //! the platform gets the exact response the connector chose, and the events come out of a
 //! channel. `messenger listen --platform whatsapp` and `messenger demo` use it.
 
