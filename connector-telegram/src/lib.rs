@@ -49,8 +49,9 @@ use messenger_core::capabilities::telegram::DOWNLOAD_MAX;
 use messenger_core::plan::Part;
 use messenger_core::webhook::{WebhookOutcome, WebhookRequest};
 use messenger_core::{
-    AccountInfo, ByteStream, Capabilities, ChatId, ContentKind, Error, ErrorKind, EventStream,
-    MediaRef, MediaSource, MessageId, Messenger, OutgoingContent, Platform, Result, SentPart,
+    AccountInfo, ByteStream, Capabilities, ChatId, ContentKind, Delivery, Error, ErrorKind,
+    EventStream, MediaRef, MediaSource, MessageId, Messenger, OutgoingContent, Platform, Result,
+    SentPart,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -356,7 +357,15 @@ impl TelegramBot {
         })?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(error::from_reqwest)?;
-        let result = error::decode_response::<T>(status, &body);
+        let result = error::decode_response::<T>(status, &body).map_err(|err| {
+            // The platform accepted the request but its answer is unreadable: a send may
+            // have gone out.
+            if err.kind() == ErrorKind::Decode && (200..300).contains(&status) {
+                err.with_delivery(Delivery::MaybeSent)
+            } else {
+                err
+            }
+        });
         match &result {
             Ok(_) => debug!(method, status, body_len = body.len(), "telegram call ok"),
             Err(err) => debug!(

@@ -188,6 +188,22 @@ async fn non_json_body_is_decode() {
 }
 
 #[tokio::test]
+async fn unreadable_success_answer_to_a_send_may_have_been_sent() {
+    // Telegram said 200: the message may be out even though its answer cannot be read.
+    for body in [
+        "<html>captive portal</html>",
+        r#"{"ok":true,"result":"not a message"}"#,
+    ] {
+        let err = send_against(200, body).await;
+        assert_eq!(err.kind(), ErrorKind::Decode);
+        assert_eq!(err.delivery(), Delivery::MaybeSent, "{body}");
+    }
+    // A refusal with an unreadable body is still certainly not sent.
+    let err = send_against(400, "<html>bad request</html>").await;
+    assert_eq!(err.delivery(), Delivery::NotSent);
+}
+
+#[tokio::test]
 async fn refused_connection_is_transport_not_sent() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

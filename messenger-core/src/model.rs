@@ -851,7 +851,9 @@ pub struct OutgoingMessage {
     pub content: OutgoingContent,
     /// The message this one answers, if any.
     pub reply_to: Option<MessageId>,
-    /// The caller's key: a retry of a send that may have gone through is made only under it.
+    /// The caller's key. Connectors of platforms that drop repeats under a key (VK's
+    /// `random_id`) forward it, and only there is a send that may have gone through retried
+    /// (see [`crate::layers::RetryPolicy::platform_deduplicates`]).
     pub idempotency_key: Option<String>,
     /// Degrade or fail where the platform lacks a feature.
     pub policy: Policy,

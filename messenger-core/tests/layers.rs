@@ -495,27 +495,45 @@ async fn maybe_sent_is_not_retried_without_a_key() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn maybe_sent_is_retried_under_an_idempotency_key() {
+async fn maybe_sent_is_not_retried_under_a_key_the_platform_ignores() {
+    // Telegram and WhatsApp take no key: a resend after a lost answer is a second message.
     let mock =
         Mock::new().failing([Error::transport("timeout").with_delivery(Delivery::MaybeSent)]);
     let retrying = Retrying::new(mock, fast_policy());
+    let err = retrying
+        .send_part(&chat("10"), &keyed_part("a", "order-17#0"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.delivery(), Delivery::MaybeSent);
+    assert_eq!(retrying.inner().calls().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn maybe_sent_is_retried_where_the_platform_deduplicates_by_key() {
+    let mock =
+        Mock::new().failing([Error::transport("timeout").with_delivery(Delivery::MaybeSent)]);
+    let retrying = Retrying::new(mock, fast_policy().platform_deduplicates(true));
     retrying
         .send_part(&chat("10"), &keyed_part("a", "order-17#0"))
         .await
         .unwrap();
     let calls = retrying.inner().calls();
     assert_eq!(calls.len(), 2);
-    // The retry carries the same key, so the platform (or the caller) can tell it is a repeat.
+    // The retry carries the same key, so the platform drops it if the first one arrived.
     assert_eq!(calls[1].key.as_deref(), Some("order-17#0"));
 }
 
 #[tokio::test(start_paused = true)]
-async fn maybe_sent_is_retried_where_the_platform_deduplicates() {
+async fn maybe_sent_without_a_key_is_not_retried_even_where_the_platform_deduplicates() {
     let mock =
         Mock::new().failing([Error::transport("timeout").with_delivery(Delivery::MaybeSent)]);
     let retrying = Retrying::new(mock, fast_policy().platform_deduplicates(true));
-    retrying.send_part(&chat("10"), &part("a")).await.unwrap();
-    assert_eq!(retrying.inner().calls().len(), 2);
+    let err = retrying
+        .send_part(&chat("10"), &part("a"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.delivery(), Delivery::MaybeSent);
+    assert_eq!(retrying.inner().calls().len(), 1);
 }
 
 #[tokio::test(start_paused = true)]

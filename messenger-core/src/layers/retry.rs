@@ -8,10 +8,12 @@
 //! jittered exponential backoff otherwise.
 //!
 //! A send that failed with [`Delivery::MaybeSent`] (the connection broke after the request went
-//! out) is retried only when a retry cannot produce a second message: the part carries the
-//! caller's idempotency key ([`Part::idempotency_key`]) or the platform de-duplicates sends
-//! itself ([`RetryPolicy::platform_deduplicates`], e.g. VK's `random_id`). Otherwise the error is
-//! returned as it is, `MaybeSent`, for the caller to decide.
+//! out, or the platform answered 5xx) is retried only when a retry cannot produce a second
+//! message: the connector forwards the part's idempotency key ([`Part::idempotency_key`]) to a
+//! platform that drops repeats of it ([`RetryPolicy::platform_deduplicates`], e.g. VK's
+//! `random_id`). A key alone is not enough: Telegram and WhatsApp accept no key and deliver a
+//! resent message twice. Otherwise the error is returned as it is, `MaybeSent`, for the caller
+//! to reconcile.
 
 use std::fmt;
 use std::future::Future;
@@ -51,9 +53,9 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// The delays between attempts.
     pub backoff: Backoff,
-    /// Whether the platform drops a repeated send itself, so that a send that may have gone out
-    /// can be retried without an idempotency key. The connector knows; set it for such
-    /// platforms.
+    /// Whether the connector forwards [`Part::idempotency_key`] to a platform that drops a
+    /// repeated send under the same key (VK's `random_id`), so that a keyed send that may have
+    /// gone out can be retried. The connector knows; set it for such platforms only.
     pub platform_deduplicates: bool,
     /// The longest delay worth waiting out (mostly a platform's retry-after); a longer one ends
     /// the retries and returns the error.
@@ -109,7 +111,7 @@ impl RetryPolicy {
         if err.delivery() == Delivery::MaybeSent && !resend_is_safe {
             debug!(
                 kind = %err.kind(),
-                "not retrying a send that may have gone out (no idempotency key)"
+                "not retrying a send that may have gone out (the platform cannot drop a repeat)"
             );
             return None;
         }
@@ -137,7 +139,8 @@ impl RetryPolicy {
 /// use messenger_core::layers::{RateLimited, RetryPolicy, Retrying};
 /// use messenger_core::{Messenger, OutgoingMessage};
 /// let m = Retrying::new(RateLimited::new(connector), RetryPolicy::default());
-/// // A key makes a send that may have gone out safe to retry:
+/// // Where the platform drops repeats of a key (see `RetryPolicy::platform_deduplicates`),
+/// // a key makes a send that may have gone out safe to retry:
 /// let msg = OutgoingMessage::text("42", "Your order has shipped").idempotency_key("order-17");
 /// m.send(&msg).await?;
 /// # Ok(()) }
@@ -221,7 +224,8 @@ impl<M: Messenger> Messenger for Retrying<M> {
     }
 
     async fn send_part(&self, chat: &ChatId, part: &Part) -> Result<SentPart> {
-        let safe = part.idempotency_key.is_some() || self.policy.platform_deduplicates;
+        // Resending is safe only where the platform itself drops the repeat, by the key.
+        let safe = self.policy.platform_deduplicates && part.idempotency_key.is_some();
         self.run("send_part", safe, || self.inner.send_part(chat, part))
             .await
     }
