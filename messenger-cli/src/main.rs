@@ -5,6 +5,10 @@
 //! messenger plan --platform telegram --text "..." [--strict]
 //! messenger plan --platform whatsapp --voice note.mp3 --caption "..."
 //! messenger parse telegram update.json      # or - for stdin
+//! messenger sandbox [--port 8085]
+//! messenger send --platform telegram --chat 42 --text "..." [--sandbox URL]
+//! messenger listen --platform whatsapp [--sandbox URL] [--count N]
+//! messenger demo
 //! ```
 
 use std::io::{Read, Write};

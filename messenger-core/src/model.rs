@@ -316,6 +316,13 @@ impl fmt::Debug for Redacted {
     }
 }
 
+/// The essence of a MIME type (`type/subtype`), without parameters: a `Content-Type` such as
+/// `application/pdf; name="scan-ivanov.pdf"` carries a file name in its parameters, so only the
+/// essence may go into logs, errors and downgrade reasons.
+pub(crate) fn mime_essence(mime: &str) -> &str {
+    mime.split(';').next().unwrap_or("").trim()
+}
+
 /// `Debug` helper: the length of a text in chars, never the text.
 pub(crate) struct TextLen<'a>(pub(crate) &'a str);
 
@@ -670,7 +677,7 @@ impl fmt::Debug for MediaSource {
             } => f
                 .debug_struct("Bytes")
                 .field("len", &data.len())
-                .field("mime_type", mime_type)
+                .field("mime_type", &mime_essence(mime_type))
                 .field("file_name", &Redacted)
                 .finish(),
             MediaSource::Stream {
@@ -678,7 +685,7 @@ impl fmt::Debug for MediaSource {
             } => f
                 .debug_struct("Stream")
                 .field("length", length)
-                .field("mime_type", mime_type)
+                .field("mime_type", &mime_essence(mime_type))
                 .field("file_name", &Redacted)
                 .finish(),
             // A URL can carry a signature or a personal path: only its host is shown.

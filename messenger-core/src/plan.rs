@@ -59,7 +59,9 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use crate::capabilities::{Capabilities, KindCapability, LengthUnit, TextLimit};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{ContentKind, MediaSource, MessageId, OutgoingContent, OutgoingMessage, Policy};
+use crate::model::{
+    ContentKind, MediaSource, MessageId, OutgoingContent, OutgoingMessage, Policy, mime_essence,
+};
 
 /// Whether the platform's reply window allows a free-form message now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -108,7 +110,8 @@ pub enum DowngradeReason {
     KindUnsupported,
     /// The platform does not accept this MIME type for this kind.
     MimeRefused {
-        /// The refused type.
+        /// The refused type: its essence (`type/subtype`), without parameters such as a file
+        /// name.
         mime_type: String,
     },
     /// The platform cannot fetch media by URL for this kind, so the link is sent as text.
@@ -565,7 +568,8 @@ fn check_fit(cap: &KindCapability, source: &MediaSource) -> std::result::Result<
         MediaSource::Bytes { .. } | MediaSource::Stream { .. } => {
             let mime = source.mime_type().unwrap_or_default();
             if !cap.accepts_mime(mime) {
-                return Err(Misfit::Mime(mime.to_owned()));
+                // Parameters can name the file (`; name="..."`): only the essence is reported.
+                return Err(Misfit::Mime(mime_essence(mime).to_owned()));
             }
             match (source.len(), cap.max_upload) {
                 (Some(size), Some(limit)) if size > limit => Err(Misfit::TooLarge { size, limit }),

@@ -5,7 +5,7 @@ use std::fmt;
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -163,7 +163,9 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
-/// Verifies that header `name` of `request` equals `expected`, in constant time.
+/// Verifies that header `name` of `request` equals `expected`, in constant time (the SHA-256
+/// digests of both are compared, so neither the content nor the length of the secret shows in
+/// the timing).
 ///
 /// Fails closed: a missing header, an empty expected secret, or a mismatch is
 /// [`ErrorKind::WebhookRejected`].
@@ -183,7 +185,8 @@ pub fn verify_secret_header(request: &WebhookRequest, name: &str, expected: &str
     let given = request
         .header_value(name)
         .ok_or_else(|| Error::webhook_rejected(format!("missing {name} header")))?;
-    if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+    // Digests of equal length are compared, so the time taken does not tell the secret's length.
+    if constant_time_eq(&Sha256::digest(given), &Sha256::digest(expected)) {
         Ok(())
     } else {
         Err(Error::webhook_rejected(format!("{name} does not match")))

@@ -348,6 +348,40 @@ async fn the_store_refuses_a_taken_seq() {
     assert_eq!(store.all().await.unwrap().len(), 1);
 }
 
+#[tokio::test]
+async fn a_corrupt_maximal_seq_is_an_error_not_a_panic() {
+    // Records come from a database; a corrupted seq must not crash the CRM.
+    let corrupt = AcceptanceRecord::sealed(
+        u64::MAX,
+        AccountId::new("a"),
+        "v1",
+        Utc::now(),
+        AcceptanceMethod::Activation,
+        "e",
+        GENESIS_HASH,
+    );
+    let store = Arc::new(MemoryAcceptanceStore::from_records(vec![corrupt.clone()]));
+    let log = AcceptanceLog::new(store.clone());
+    let err = log
+        .append(
+            &AccountId::new("b"),
+            "v1",
+            AcceptanceMethod::Activation,
+            "e",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    // The store itself refuses any seq after it, without overflowing.
+    let mut next = corrupt;
+    next.seq = 0;
+    assert_eq!(
+        store.append(next).await.unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(store.all().await.unwrap().len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appends_keep_one_chain() {
     let log = AcceptanceLog::in_memory();

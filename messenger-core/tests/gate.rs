@@ -512,3 +512,19 @@ async fn continued_use_through_the_gate_is_recorded() {
     assert_eq!(records[1].method, AcceptanceMethod::ContinuedUse);
     assert_eq!(records[1].edition, "v2");
 }
+
+#[tokio::test]
+async fn the_notice_is_added_under_the_recommended_order_with_dedup_outermost() {
+    use messenger_core::layers::MessengerExt;
+    let (mock, gate, _consent) = setup(true).await;
+    // Deduplicated<Gated<_>>: the dedup layer must hand the whole message to the gate.
+    let stack = gate.deduplicated();
+    stack
+        .send(&OutgoingMessage::text("42", "Your order is ready"))
+        .await
+        .unwrap();
+    assert_eq!(
+        mock.sent_texts(),
+        vec![format!("Your order is ready\n\n{NOTICE}")]
+    );
+}

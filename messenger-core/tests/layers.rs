@@ -406,6 +406,27 @@ async fn platform_retry_after_holds_back_every_chat() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_absurd_retry_after_does_not_panic_and_still_holds_back() {
+    // Telegram's `retry_after` is any JSON integer: `Instant + Duration` must not overflow.
+    let mock = Mock::with_limits(telegram_limits())
+        .failing([Error::rate_limited(Some(Duration::from_secs(u64::MAX)))]);
+    let limited = RateLimited::new(mock);
+    let err = limited
+        .send_part(&chat("10"), &part("a"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    // The account is paused (for as long as the clock can say), not released.
+    let next = tokio::time::timeout(
+        Duration::from_secs(365 * 86_400),
+        limited.send_part(&chat("20"), &part("b")),
+    )
+    .await;
+    assert!(next.is_err(), "a send went out during the platform's pause");
+    assert_eq!(limited.inner().calls().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn idle_chats_are_forgotten() {
     let limited = RateLimited::builder(Mock::new())
         .per_chat(Some(Rate::per_second(1)))
@@ -743,4 +764,34 @@ async fn deduplicated_delegates_sends() {
     m.send_part(&chat("10"), &part("a")).await.unwrap();
     assert_eq!(m.inner().calls().len(), 1);
     assert!(!m.is_group_chat(&chat("10")));
+}
+
+#[tokio::test]
+async fn claim_says_which_keys_are_new_including_repeats_within_a_batch() {
+    let store = MemorySeenEvents::new(10);
+    let keys: Vec<String> = ["a", "b", "a"].iter().map(|k| (*k).to_owned()).collect();
+    assert_eq!(store.claim(&keys).await.unwrap(), [true, true, false]);
+    let again: Vec<String> = ["b", "c"].iter().map(|k| (*k).to_owned()).collect();
+    assert_eq!(store.claim(&again).await.unwrap(), [false, true]);
+    assert!(store.is_seen("c").await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claims_of_one_key_let_exactly_one_through() {
+    let store = Arc::new(MemorySeenEvents::default());
+    for round in 0..200 {
+        let key = vec![format!("event-{round}")];
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                let key = key.clone();
+                tokio::spawn(async move { store.claim(&key).await.unwrap()[0] })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            winners += usize::from(task.await.unwrap());
+        }
+        assert_eq!(winners, 1, "round {round}");
+    }
 }

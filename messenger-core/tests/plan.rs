@@ -774,6 +774,42 @@ fn a_mime_type_no_kind_accepts_is_invalid_input() {
 }
 
 #[test]
+fn mime_parameters_never_reach_errors_downgrades_or_debug() {
+    // A Content-Type may carry the file name in a parameter.
+    let mime = "image/tiff; name=\"passport-ivanov.tiff\"";
+    let mut caps = tg();
+    caps.kind_mut(ContentKind::File).mime_types = vec!["application/pdf".into()];
+    let source = MediaSource::bytes(vec![1u8; 10], mime, "scan.tiff");
+    assert!(!format!("{source:?}").contains("ivanov"), "{source:?}");
+    let err = plan_err(&media(ContentKind::Image, source, None), &caps);
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("image/tiff"), "{err}");
+    assert!(!err.to_string().contains("ivanov"), "{err}");
+    assert!(!format!("{err:?}").contains("ivanov"));
+
+    // Lenient fallback: the refused type is reported by its essence only.
+    let mut caps = tg();
+    caps.kind_mut(ContentKind::Image).mime_types = vec!["image/jpeg".into()];
+    let p = plan(
+        &media(
+            ContentKind::Image,
+            MediaSource::bytes(vec![1u8; 10], mime, "scan.tiff"),
+            None,
+        ),
+        &caps,
+        ReplyWindow::NotApplicable,
+    )
+    .unwrap();
+    assert_eq!(
+        p.downgrades[0].reason,
+        DowngradeReason::MimeRefused {
+            mime_type: "image/tiff".into()
+        }
+    );
+    assert!(!p.downgrades[0].to_string().contains("ivanov"));
+}
+
+#[test]
 fn nothing_sendable_is_unsupported() {
     let mut caps = tg();
     caps.kind_mut(ContentKind::Video).direction = Direction::Receive;

@@ -357,8 +357,10 @@ impl MemoryAcceptanceStore {
 impl AcceptanceStore for MemoryAcceptanceStore {
     async fn append(&self, record: AcceptanceRecord) -> Result<()> {
         let mut records = self.records_mut();
-        let next = records.last().map_or(1, |r| r.seq + 1);
-        if record.seq != next {
+        // `None`: the newest seq is at the maximum (corrupt data); nothing can follow it.
+        let next = records.last().map_or(Some(1), |r| r.seq.checked_add(1));
+        if Some(record.seq) != next {
+            let next = next.map_or_else(|| "none".to_owned(), |n| n.to_string());
             return Err(Error::new(
                 ErrorKind::Conflict,
                 format!(
@@ -464,7 +466,15 @@ impl AcceptanceLog {
         loop {
             attempt += 1;
             let (seq, prev_hash) = match self.store.last().await? {
-                Some(last) => (last.seq + 1, last.hash),
+                // A stored seq is data from a database: a corrupted one must not panic.
+                Some(last) => match last.seq.checked_add(1) {
+                    Some(seq) => (seq, last.hash),
+                    None => {
+                        return Err(Error::invalid_input(
+                            "acceptance log: the newest record's seq is at the maximum; the log is corrupt",
+                        ));
+                    }
+                },
                 None => (1, GENESIS_HASH.to_owned()),
             };
             let record = AcceptanceRecord::sealed(

@@ -21,8 +21,10 @@ use tracing::{debug, warn};
 
 use crate::capabilities::Capabilities;
 use crate::error::Result;
-use crate::messenger::{EventStream, Messenger, SentPart};
-use crate::model::{AccountInfo, ByteStream, ChatId, InboundEvent, MediaRef, MessageId, Platform};
+use crate::messenger::{EventStream, Messenger, SendReport, SentPart};
+use crate::model::{
+    AccountInfo, ByteStream, ChatId, InboundEvent, MediaRef, MessageId, OutgoingMessage, Platform,
+};
 use crate::plan::{Part, ReplyWindow};
 use crate::webhook::{WebhookOutcome, WebhookRequest};
 
@@ -37,6 +39,23 @@ pub trait SeenEvents: Send + Sync {
 
     /// Marks `keys` as seen.
     async fn mark_seen(&self, keys: &[String]) -> Result<()>;
+
+    /// Marks `keys` as seen and says, for each, whether this call was the first to see it
+    /// (`true`) or it was seen before (`false`, also for a repeat within `keys`).
+    ///
+    /// Two concurrent deliveries of the same event must not both be told `true`: a store shared
+    /// by several processes implements this atomically (an `INSERT ... ON CONFLICT DO NOTHING`).
+    /// The default runs [`is_seen`](Self::is_seen) then [`mark_seen`](Self::mark_seen), which
+    /// is atomic only for a store used by one caller at a time.
+    async fn claim(&self, keys: &[String]) -> Result<Vec<bool>> {
+        let mut fresh = Vec::with_capacity(keys.len());
+        let mut batch = HashSet::new();
+        for key in keys {
+            fresh.push(batch.insert(key.as_str()) && !self.is_seen(key).await?);
+        }
+        self.mark_seen(keys).await?;
+        Ok(fresh)
+    }
 }
 
 /// The in-memory [`SeenEvents`]: remembers the last `capacity` keys, evicting the oldest.
@@ -119,17 +138,36 @@ impl SeenEvents for MemorySeenEvents {
 
     async fn mark_seen(&self, keys: &[String]) -> Result<()> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        for key in keys {
-            if state.keys.insert(key.clone()) {
-                state.order.push_back(key.clone());
-            }
-        }
-        while state.order.len() > self.capacity {
-            if let Some(old) = state.order.pop_front() {
-                state.keys.remove(&old);
-            }
-        }
+        state.insert_all(keys, self.capacity);
         Ok(())
+    }
+
+    async fn claim(&self, keys: &[String]) -> Result<Vec<bool>> {
+        // One lock for the check and the mark: two deliveries cannot both claim a key.
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(state.insert_all(keys, self.capacity))
+    }
+}
+
+impl SeenState {
+    /// Inserts `keys`, evicting the oldest past `capacity`; says which were new.
+    fn insert_all(&mut self, keys: &[String], capacity: usize) -> Vec<bool> {
+        let fresh = keys
+            .iter()
+            .map(|key| {
+                let new = self.keys.insert(key.clone());
+                if new {
+                    self.order.push_back(key.clone());
+                }
+                new
+            })
+            .collect();
+        while self.order.len() > capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.keys.remove(&old);
+            }
+        }
+        fresh
     }
 }
 
@@ -254,6 +292,12 @@ impl<M: Messenger> Messenger for Deduplicated<M> {
         self.inner.send_part(chat, part).await
     }
 
+    /// De-duplication concerns intake only: a whole send goes to the inner messenger as it is,
+    /// so an inner [`Gated`](super::Gated) still sees the message (and adds its notice).
+    async fn send(&self, message: &OutgoingMessage) -> Result<SendReport> {
+        self.inner.send(message).await
+    }
+
     fn is_group_chat(&self, chat: &ChatId) -> bool {
         self.inner.is_group_chat(chat)
     }
@@ -272,24 +316,35 @@ impl<M: Messenger> Messenger for Deduplicated<M> {
 
     async fn handle_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome> {
         let mut outcome = self.inner.handle_webhook(request).await?;
+        // Only after the inner layers succeeded are the events claimed: a delivery that failed
+        // inside (and that the platform will send again) is not marked seen.
         let scope = self.scope.as_deref();
-        let mut fresh = Vec::new();
-        let mut batch = HashSet::new();
-        let mut kept = Vec::with_capacity(outcome.events.len());
-        for event in std::mem::take(&mut outcome.events) {
-            if let Some(key) = scoped_key(scope, &event) {
-                if batch.contains(&key) || is_seen(&*self.store, &key).await {
-                    debug!(platform = %event.platform(), "dropped a repeated webhook event");
-                    continue;
-                }
-                batch.insert(key.clone());
-                fresh.push(key);
+        let keys: Vec<Option<String>> = outcome
+            .events
+            .iter()
+            .map(|e| scoped_key(scope, e))
+            .collect();
+        let claimable: Vec<String> = keys.iter().flatten().cloned().collect();
+        let mut fresh = match self.store.claim(&claimable).await {
+            Ok(fresh) => fresh.into_iter(),
+            Err(err) => {
+                warn!(kind = %err.kind(), "seen-events store failed; letting the events through");
+                vec![true; claimable.len()].into_iter()
             }
-            kept.push(event);
-        }
-        // Nothing can fail between here and handing the outcome out.
-        mark_seen(&*self.store, &fresh).await;
-        outcome.events = kept;
+        };
+        let events = std::mem::take(&mut outcome.events);
+        outcome.events = events
+            .into_iter()
+            .zip(keys)
+            .filter(|(event, key)| {
+                let keep = key.is_none() || fresh.next().unwrap_or(true);
+                if !keep {
+                    debug!(platform = %event.platform(), "dropped a repeated webhook event");
+                }
+                keep
+            })
+            .map(|(event, _)| event)
+            .collect();
         Ok(outcome)
     }
 

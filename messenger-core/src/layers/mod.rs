@@ -6,37 +6,45 @@
 //! - [`RateLimited`]: spaces sends to stay within the platform's documented limits (overall, per
 //!   chat, per group), keeps per-chat order, and honours the platform's retry-after.
 //! - [`Retrying`]: retries retryable failures with exponential backoff and jitter; a send that
-//!   may have gone out is retried only under an idempotency key or where the platform
-//!   de-duplicates ([`RetryPolicy`]).
+//!   may have gone out is retried only where the platform drops repeats of its idempotency key
+//!   ([`RetryPolicy::platform_deduplicates`]).
 //! - [`Deduplicated`]: drops inbound events (webhook and long poll) already handed out
 //!   ([`SeenEvents`], [`MemorySeenEvents`]).
 //! - [`Gated`]: refuses to act while the module is inactive, the platform suspended or the
 //!   contact opted out ([`gate`]).
 //!
-//! Layers hook [`Messenger::send_part`], not [`Messenger::send`]: the provided `send` plans the
-//! message once, at the outermost layer, then sends each part through the whole stack.
+//! [`RateLimited`] and [`Retrying`] hook [`Messenger::send_part`]: the provided `send` plans the
+//! message once, then sends each part through them. [`Gated`] overrides `send` (it adds the
+//! first-contact notice before planning) and [`Deduplicated`] passes `send` through untouched, so
+//! the notice is added wherever the gate sits below the dedup layer. A layer of your own that
+//! wraps the gate must pass `send` through the same way.
 //!
 //! # Order
 //!
 //! Recommended, outermost first:
-//! `Gated<Deduplicated<Retrying<RateLimited<Connector>>>>`.
+//! `Deduplicated<Gated<Retrying<RateLimited<Connector>>>>`.
 //!
-//! - The gate refuses before anything else: no retry, no wait, no request.
-//! - De-duplication sits outside retries, so nothing it filters is fetched twice by them.
+//! - De-duplication is outermost on intake, so an event is marked seen only after every inner
+//!   layer handled it: a delivery the gate failed (and the platform sends again) is not dropped
+//!   as a repeat the second time.
+//! - The gate refuses a send before anything else below it: no retry, no wait, no request.
 //! - Retrying is outside the rate limiter, so that every retry waits for its slot again and a
 //!   platform's retry-after seen by the limiter holds back the retry too.
 //!
 //! ```no_run
 //! # async fn run(connector: impl messenger_core::Messenger + 'static) -> messenger_core::Result<()> {
 //! use std::sync::Arc;
+//! use messenger_core::consent::Consent;
 //! use messenger_core::layers::{MessengerExt, RetryPolicy};
-//! use messenger_core::{Messenger, OutgoingMessage};
+//! use messenger_core::{AccountId, Messenger, OutgoingMessage};
 //!
-//! // Deduplicated<Retrying<RateLimited<_>>>
+//! let consent = Arc::new(Consent::builder().build());
+//! // Deduplicated<Gated<Retrying<RateLimited<_>>>>
 //! let account: Arc<dyn Messenger> = Arc::new(
 //!     connector
 //!         .rate_limited()
 //!         .retrying(RetryPolicy::default().max_attempts(5))
+//!         .gated(AccountId::new("shop-17"), consent)
 //!         .deduplicated(),
 //! );
 //! account

@@ -105,6 +105,18 @@ fn spacing(rate: Rate) -> Duration {
     Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
+/// Far enough to mean "not in this process's lifetime" (as tokio's own far future: 30 years).
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// `at + by`, without the panic of `Instant + Duration` on overflow: a platform's retry-after
+/// is external data (Telegram's `retry_after` is any JSON integer). An instant past the clock's
+/// range is taken as `FAR_FUTURE` from `at`.
+fn later(at: Instant, by: Duration) -> Instant {
+    at.checked_add(by)
+        .or_else(|| at.checked_add(FAR_FUTURE.min(by)))
+        .unwrap_or(at)
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -247,7 +259,7 @@ impl<M: Messenger> RateLimited<M> {
                 let mut next = lock(&self.overall_next);
                 let now = Instant::now();
                 let at = next.map_or(now, |n| n.max(now));
-                *next = Some(at + interval);
+                *next = Some(later(at, interval));
                 at
             };
             sleep_until(at).await;
@@ -260,7 +272,7 @@ impl<M: Messenger> RateLimited<M> {
     }
 
     fn pause(&self, retry_after: Duration) {
-        let until = Instant::now() + retry_after;
+        let until = later(Instant::now(), retry_after);
         let mut paused = lock(&self.paused_until);
         if paused.is_none_or(|p| p < until) {
             *paused = Some(until);
@@ -303,7 +315,7 @@ impl<M: Messenger> Messenger for RateLimited<M> {
         self.wait_account().await;
         let started = Instant::now();
         let result = self.inner.send_part(chat, part).await;
-        *next = self.chat_interval(chat).map(|i| started + i);
+        *next = self.chat_interval(chat).map(|i| later(started, i));
         if let Err(err) = &result
             && err.kind() == ErrorKind::RateLimited
             && let Some(retry_after) = err.retry_after()
