@@ -19,6 +19,11 @@ fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
 }
 
+/// An edition for tests of the log alone.
+fn ed(id: &str) -> AgreementEdition {
+    edition(id, at(2026, 1, 1))
+}
+
 fn edition(id: &str, published: DateTime<Utc>) -> AgreementEdition {
     AgreementEdition::new(
         id,
@@ -65,7 +70,7 @@ async fn sample_records() -> Vec<AcceptanceRecord> {
     let b = AccountId::new("shop-b");
     log.append(
         &a,
-        "v1",
+        &ed("v1"),
         AcceptanceMethod::Activation,
         "owner 1 ticked the box",
     )
@@ -73,7 +78,7 @@ async fn sample_records() -> Vec<AcceptanceRecord> {
     .unwrap();
     log.append(
         &b,
-        "v1",
+        &ed("v1"),
         AcceptanceMethod::Activation,
         "owner 2 ticked the box",
     )
@@ -81,7 +86,7 @@ async fn sample_records() -> Vec<AcceptanceRecord> {
     .unwrap();
     log.append(
         &a,
-        "v2",
+        &ed("v2"),
         AcceptanceMethod::ContinuedUse,
         "first send after v2",
     )
@@ -89,7 +94,7 @@ async fn sample_records() -> Vec<AcceptanceRecord> {
     .unwrap();
     log.append(
         &b,
-        "v2",
+        &ed("v2"),
         AcceptanceMethod::ContinuedUse,
         "first webhook after v2",
     )
@@ -129,11 +134,13 @@ async fn untampered_log_verifies_and_chains() {
 async fn hash_follows_the_documented_canonical_form() {
     let records = sample_records().await;
     let r = &records[2];
+    assert_eq!(r.edition_sha256, ed("v2").text_sha256);
     let canonical = format!(
-        "[{},\"{}\",\"{}\",\"{}\",\"{}\",\"{}\",\"{}\"]",
+        "[{},\"{}\",\"{}\",\"{}\",\"{}\",\"{}\",\"{}\",\"{}\"]",
         r.seq,
         r.owner.as_str(),
         r.edition,
+        r.edition_sha256,
         r.accepted_at.to_rfc3339_opts(SecondsFormat::Nanos, true),
         "continued_use",
         r.evidence,
@@ -168,6 +175,14 @@ async fn altered_fields_are_detected() {
 
     let mut altered = records.clone();
     altered[0].accepted_at += Duration::days(1);
+    assert_eq!(
+        verify_records(altered).await,
+        Err(ChainError::Altered { seq: 1 })
+    );
+
+    // Claiming the owner accepted another text of the same edition.
+    let mut altered = records.clone();
+    altered[0].edition_sha256 = edition("v1", at(2026, 1, 1)).text_sha256.replace('a', "b");
     assert_eq!(
         verify_records(altered).await,
         Err(ChainError::Altered { seq: 1 })
@@ -249,7 +264,7 @@ async fn forged_records_are_detected() {
     forged.push(AcceptanceRecord::sealed(
         5,
         AccountId::new("shop-c"),
-        "v2",
+        &ed("v2"),
         Utc::now(),
         AcceptanceMethod::Activation,
         "forged",
@@ -265,7 +280,7 @@ async fn forged_records_are_detected() {
     let fake = AcceptanceRecord::sealed(
         2,
         AccountId::new("shop-c"),
-        "v1",
+        &ed("v1"),
         Utc::now(),
         AcceptanceMethod::Activation,
         "forged",
@@ -288,7 +303,7 @@ async fn tampering_through_the_memory_store_is_detected() {
     let log = AcceptanceLog::new(store.clone());
     let owner = AccountId::new("shop-a");
     for evidence in ["one", "two", "three"] {
-        log.append(&owner, "v1", AcceptanceMethod::Activation, evidence)
+        log.append(&owner, &ed("v1"), AcceptanceMethod::Activation, evidence)
             .await
             .unwrap();
     }
@@ -306,12 +321,12 @@ async fn a_cut_off_tail_is_detected_against_a_kept_head() {
     let log = AcceptanceLog::new(store.clone());
     let owner = AccountId::new("shop-a");
     for evidence in ["one", "two", "three"] {
-        log.append(&owner, "v1", AcceptanceMethod::Activation, evidence)
+        log.append(&owner, &ed("v1"), AcceptanceMethod::Activation, evidence)
             .await
             .unwrap();
     }
     let head = log.verify().await.unwrap();
-    log.append(&owner, "v1", AcceptanceMethod::Activation, "four")
+    log.append(&owner, &ed("v1"), AcceptanceMethod::Activation, "four")
         .await
         .unwrap();
     assert_eq!(log.verify_against(&head).await.unwrap().len, 4);
@@ -329,7 +344,7 @@ async fn the_store_refuses_a_taken_seq() {
         AcceptanceRecord::sealed(
             seq,
             AccountId::new("a"),
-            "v1",
+            &ed("v1"),
             Utc::now(),
             AcceptanceMethod::Activation,
             "e",
@@ -354,7 +369,7 @@ async fn a_corrupt_maximal_seq_is_an_error_not_a_panic() {
     let corrupt = AcceptanceRecord::sealed(
         u64::MAX,
         AccountId::new("a"),
-        "v1",
+        &ed("v1"),
         Utc::now(),
         AcceptanceMethod::Activation,
         "e",
@@ -365,7 +380,7 @@ async fn a_corrupt_maximal_seq_is_an_error_not_a_panic() {
     let err = log
         .append(
             &AccountId::new("b"),
-            "v1",
+            &ed("v1"),
             AcceptanceMethod::Activation,
             "e",
         )
@@ -391,7 +406,7 @@ async fn concurrent_appends_keep_one_chain() {
         tasks.push(tokio::spawn(async move {
             log.append(
                 &AccountId::new(format!("shop-{i}")),
-                "v1",
+                &ed("v1"),
                 AcceptanceMethod::Activation,
                 format!("owner {i}"),
             )
@@ -410,7 +425,7 @@ fn record_debug_does_not_show_evidence() {
     let r = AcceptanceRecord::sealed(
         1,
         AccountId::new("shop-a"),
-        "v1",
+        &ed("v1"),
         Utc::now(),
         AcceptanceMethod::Activation,
         "Ivan Petrov from 203.0.113.7",

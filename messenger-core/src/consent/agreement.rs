@@ -9,8 +9,9 @@
 //!
 //! `hash = hex(SHA-256(b"messenger-core/acceptance/v1\n" ++ canonical))`, where `canonical` is the
 //! compact JSON array
-//! `[seq, owner, edition, accepted_at, method, evidence, prev_hash]`
-//! (`seq` a number, everything else a string; `accepted_at` in RFC 3339 UTC with nine fractional
+//! `[seq, owner, edition, edition_sha256, accepted_at, method, evidence, prev_hash]`
+//! (`seq` a number, everything else a string; `edition_sha256` the accepted edition's
+//! [`AgreementEdition::text_sha256`], so a record binds the exact text that was accepted; `accepted_at` in RFC 3339 UTC with nine fractional
 //! digits, e.g. `2026-01-01T12:00:00.123456000Z`; `method` `activation` or `continued_use`).
 //! The first record's `prev_hash` is [`GENESIS_HASH`] (64 zeros). A database can recompute and
 //! check the chain from these rules alone.
@@ -135,6 +136,9 @@ pub struct AcceptanceRecord {
     pub owner: AccountId,
     /// The id of the accepted [`AgreementEdition`].
     pub edition: String,
+    /// The [`AgreementEdition::text_sha256`] of the accepted edition: the record binds the exact
+    /// text, so changing an edition's text after the fact breaks the chain.
+    pub edition_sha256: String,
     /// When (whole microseconds, so that databases store it exactly).
     pub accepted_at: DateTime<Utc>,
     /// How.
@@ -153,7 +157,7 @@ impl AcceptanceRecord {
     pub fn sealed(
         seq: u64,
         owner: AccountId,
-        edition: impl Into<String>,
+        edition: &AgreementEdition,
         accepted_at: DateTime<Utc>,
         method: AcceptanceMethod,
         evidence: impl Into<String>,
@@ -162,7 +166,8 @@ impl AcceptanceRecord {
         let mut record = Self {
             seq,
             owner,
-            edition: edition.into(),
+            edition: edition.id.clone(),
+            edition_sha256: edition.text_sha256.clone(),
             accepted_at: accepted_at.trunc_subsecs(6),
             method,
             evidence: evidence.into(),
@@ -179,6 +184,7 @@ impl AcceptanceRecord {
             self.seq,
             self.owner.as_str(),
             self.edition,
+            self.edition_sha256,
             self.accepted_at.to_rfc3339_opts(SecondsFormat::Nanos, true),
             self.method.as_str(),
             self.evidence,
@@ -273,12 +279,17 @@ pub struct ChainHead {
 ///
 /// ```
 /// use chrono::Utc;
-/// use messenger_core::consent::{verify_chain, AcceptanceMethod, AcceptanceRecord, ChainError, GENESIS_HASH};
-/// let first = AcceptanceRecord::sealed(1, "acc-1".into(), "v1", Utc::now(),
+/// use messenger_core::consent::{
+///     verify_chain, AcceptanceMethod, AcceptanceRecord, AgreementEdition, ChainError, GENESIS_HASH,
+/// };
+/// let v1 = AgreementEdition::new("v1", Utc::now(), "https://crm.example/a/v1".parse().unwrap(), "text");
+/// let first = AcceptanceRecord::sealed(1, "acc-1".into(), &v1, Utc::now(),
 ///     AcceptanceMethod::Activation, "settings page", GENESIS_HASH);
 /// let mut records = vec![first];
 /// assert_eq!(verify_chain(&records).unwrap().len, 1);
-/// records[0].edition = "v2".into();
+/// // Claiming the owner accepted another text breaks the chain:
+/// records[0].edition_sha256 = AgreementEdition::new("v1", Utc::now(),
+///     "https://crm.example/a/v1".parse().unwrap(), "other text").text_sha256;
 /// assert_eq!(verify_chain(&records), Err(ChainError::Altered { seq: 1 }));
 /// ```
 pub fn verify_chain(records: &[AcceptanceRecord]) -> std::result::Result<ChainHead, ChainError> {
@@ -386,12 +397,17 @@ impl AcceptanceStore for MemoryAcceptanceStore {
 ///
 /// ```
 /// # tokio_test_block(async {
-/// use messenger_core::consent::{AcceptanceLog, AcceptanceMethod};
+/// use chrono::Utc;
+/// use messenger_core::consent::{AcceptanceLog, AcceptanceMethod, AgreementEdition};
 /// use messenger_core::AccountId;
+/// let url = "https://crm.example/agreement".parse().unwrap();
+/// let jan = AgreementEdition::new("2026-01", Utc::now(), url, "the January text");
+/// let jun = AgreementEdition::new("2026-06", Utc::now(), jan.url.clone(), "the June text");
 /// let log = AcceptanceLog::in_memory();
 /// let owner = AccountId::new("shop-17");
-/// let r1 = log.append(&owner, "2026-01", AcceptanceMethod::Activation, "owner clicked Activate").await?;
-/// let r2 = log.append(&owner, "2026-06", AcceptanceMethod::ContinuedUse, "first send after 2026-06").await?;
+/// let r1 = log.append(&owner, &jan, AcceptanceMethod::Activation, "owner clicked Activate").await?;
+/// let r2 = log.append(&owner, &jun, AcceptanceMethod::ContinuedUse, "first send after 2026-06").await?;
+/// assert_eq!(r1.edition_sha256, jan.text_sha256);
 /// assert_eq!(r2.prev_hash, r1.hash);
 /// let head = log.verify().await?;
 /// assert_eq!(head.len, 2);
@@ -456,7 +472,7 @@ impl AcceptanceLog {
     pub async fn append(
         &self,
         owner: &AccountId,
-        edition: &str,
+        edition: &AgreementEdition,
         method: AcceptanceMethod,
         evidence: impl Into<String>,
     ) -> Result<AcceptanceRecord> {
@@ -490,7 +506,7 @@ impl AcceptanceLog {
                 Ok(()) => {
                     tracing::info!(
                         account = %owner.fingerprint(),
-                        edition,
+                        edition = %edition.id,
                         method = %method,
                         seq,
                         "agreement acceptance recorded"

@@ -332,7 +332,12 @@ impl Consent {
         }
         let record = self
             .log
-            .append(owner, edition, AcceptanceMethod::Activation, evidence)
+            .append(
+                owner,
+                &editions[accepted.1],
+                AcceptanceMethod::Activation,
+                evidence,
+            )
             .await?;
         self.modules
             .set_state(
@@ -447,7 +452,7 @@ impl Consent {
                 );
                 let record = self
                     .log
-                    .append(owner, &current.id, AcceptanceMethod::ContinuedUse, evidence)
+                    .append(owner, current, AcceptanceMethod::ContinuedUse, evidence)
                     .await?;
                 state.edition = current.id.clone();
                 state.changed_at = record.accepted_at;
