@@ -652,9 +652,13 @@ impl Messenger for TelegramBot {
                     .await?
             }
         };
+        // The message went out: an unreadable date in Telegram's answer must not read as a
+        // refusal (a retry would send it twice).
+        let timestamp =
+            convert::timestamp(message.date).map_err(|e| e.with_delivery(Delivery::MaybeSent))?;
         Ok(SentPart {
             message_id: MessageId::from(message.message_id),
-            timestamp: convert::timestamp(message.date)?,
+            timestamp,
         })
     }
 
@@ -669,7 +673,8 @@ impl Messenger for TelegramBot {
 
     /// `getFile`, then a streamed GET of `/file/bot<token>/<file_path>`. Files over the
     /// download limit (20 MB on the cloud server) are refused with `TooLarge` before any byte
-    /// is fetched, by the size in `media` or in the `getFile` answer.
+    /// is read, by the size in `media`, in the `getFile` answer or, failing both, in the
+    /// file answer's `Content-Length`.
     async fn download(&self, media: &MediaRef) -> Result<ByteStream> {
         let limit = self.inner.config.download_limit;
         let too_large = |size: u64| {
@@ -725,6 +730,11 @@ impl Messenger for TelegramBot {
                 err
             };
             return Err(err);
+        }
+        // Neither the inbound object nor getFile may carry a size; the answer's length still
+        // comes before its bytes.
+        if over(response.content_length()) {
+            return Err(too_large(response.content_length().unwrap_or_default()));
         }
         debug!(
             media = %media.id.fingerprint(),

@@ -82,7 +82,8 @@ pub(crate) fn batch(raw: Vec<Value>, offset: Option<i64>) -> Result<Batch> {
     }
     Ok(Batch {
         events,
-        next_offset: highest.map(|h| h + 1).or(offset),
+        // `saturating_add`: an id of i64::MAX (a broken server) must not overflow.
+        next_offset: highest.map(|h| h.saturating_add(1)).or(offset),
     })
 }
 
@@ -225,6 +226,12 @@ mod tests {
                 kind: "malformed_update".into()
             })
         );
+    }
+
+    #[test]
+    fn the_largest_update_id_does_not_overflow() {
+        let raw = vec![serde_json::json!({"update_id": i64::MAX, "poll": {}})];
+        assert_eq!(batch(raw, None).unwrap().next_offset, Some(i64::MAX));
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //!
 //! Telegram POSTs one JSON `Update` per request and sends the `secret_token` given to
 //! `setWebhook` in [`SECRET_HEADER`]. Any 2XX answer acknowledges the update; the handler answers
-//! `200` with an empty body.
+//! `200` with an empty body. A verified update with an `update_id` but a shape the connector
+//! cannot read becomes an `other` event of kind `malformed_update` (answered `200`, as long
+//! polling skips it); a body that is not an update at all is a `Decode` error.
 
 use messenger_core::webhook::{
     WebhookOutcome, WebhookRequest, WebhookResponse, verify_secret_header,
 };
-use messenger_core::{Error, InboundEvent, Platform, Result};
+use messenger_core::{Error, InboundEvent, OtherEvent, Platform, Result};
 use serde_json::Value;
 
 use crate::convert::update_to_events;
@@ -41,18 +43,47 @@ pub(crate) fn handle(request: &WebhookRequest, secret: Option<&str>) -> Result<W
         tracing::warn!(kind = %err.kind(), "telegram webhook delivery rejected");
         return Err(err);
     }
-    let update: Update = serde_json::from_slice(&request.body).map_err(|e| {
-        let err = Error::from(e).with_platform(Platform::Telegram);
-        tracing::warn!(kind = %err.kind(), error = %err, "telegram webhook body undecodable");
-        err
-    })?;
-    let update_id = update.update_id;
-    let events = update_to_events(update)?;
-    tracing::debug!(update_id, events = events.len(), "telegram webhook update");
+    let events = match serde_json::from_slice::<Update>(&request.body)
+        .map_err(|e| Error::from(e).with_platform(Platform::Telegram))
+        .and_then(|update| {
+            let update_id = update.update_id;
+            update_to_events(update).inspect(|events| {
+                tracing::debug!(update_id, events = events.len(), "telegram webhook update");
+            })
+        }) {
+        Ok(events) => events,
+        // A verified update that has an id but an unexpected shape is acknowledged as a
+        // `malformed_update` event, as long polling does: a non-2xx answer would make Telegram
+        // re-send the same undecodable update and hold back the ones behind it.
+        Err(err) => match update_id_of(&request.body) {
+            Some(update_id) => {
+                tracing::warn!(update_id, kind = %err.kind(), error = %err, "skipping an undecodable telegram update");
+                vec![InboundEvent::Other(OtherEvent {
+                    platform: Platform::Telegram,
+                    kind: "malformed_update".to_owned(),
+                })]
+            }
+            None => {
+                tracing::warn!(kind = %err.kind(), error = %err, "telegram webhook body undecodable");
+                return Err(err);
+            }
+        },
+    };
     Ok(WebhookOutcome {
         events,
         response: WebhookResponse::ok(),
     })
+}
+
+/// The `update_id` of a body that is a JSON object with an integer `update_id`.
+fn update_id_of(body: &[u8]) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        update_id: i64,
+    }
+    serde_json::from_slice::<IdOnly>(body)
+        .ok()
+        .map(|u| u.update_id)
 }
 
 /// Parses a webhook body (one `Update`), a getUpdates answer (`{"ok":true,"result":[...]}`) or

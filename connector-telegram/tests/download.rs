@@ -194,3 +194,27 @@ async fn expired_file_path_is_not_found_and_wrong_id_is_not_found() {
     let err = bot.download(&MediaRef::new("wrong")).await.err().unwrap();
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }
+
+#[tokio::test]
+async fn over_the_limit_by_content_length_when_no_size_is_known() {
+    let mut server = mockito::Server::new_async().await;
+    server
+        .mock("POST", path("getFile").as_str())
+        .with_body(ok(
+            json!({"file_id": "f", "file_unique_id": "u", "file_path": "documents/b.bin"}),
+        ))
+        .create_async()
+        .await;
+    server
+        .mock("GET", format!("/file/bot{TOKEN}/documents/b.bin").as_str())
+        .with_body(vec![1u8; 11])
+        .create_async()
+        .await;
+    let bot = config(&server).download_limit(Some(10)).build().unwrap();
+    let err = bot.download(&MediaRef::new("f")).await.err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::TooLarge);
+    // At the limit it streams.
+    let bot = config(&server).download_limit(Some(11)).build().unwrap();
+    let (bytes, _) = collect(bot.download(&MediaRef::new("f")).await.unwrap()).await;
+    assert_eq!(bytes.len(), 11);
+}

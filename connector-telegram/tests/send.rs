@@ -411,3 +411,19 @@ fn malformed_settings_are_refused() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
 }
+
+#[tokio::test]
+async fn an_accepted_send_with_an_unreadable_date_may_have_been_sent() {
+    let mut server = mockito::Server::new_async().await;
+    server
+        .mock("POST", path("sendMessage").as_str())
+        .with_body(ok(sent_message(47, 5, i64::MAX)))
+        .create_async()
+        .await;
+    let err = bot(&server)
+        .send_part(&"5".into(), &part(OutgoingContent::text("x"), None))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode);
+    assert_eq!(err.delivery(), messenger_core::Delivery::MaybeSent);
+}

@@ -201,3 +201,31 @@ async fn delete_webhook_and_webhook_info() {
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn verified_update_of_an_unexpected_shape_is_acknowledged_as_malformed() {
+    // `message_id` is a string: the update cannot be read, but it has an id. Long polling skips
+    // such an update as `malformed_update`; a webhook must too, or Telegram re-sends it.
+    let server = mockito::Server::new_async().await;
+    let bot = config(&server).webhook_secret(SECRET).build().unwrap();
+    let body = r#"{"update_id":812345679,"message":{"message_id":"x","date":1,
+        "chat":{"id":5,"type":"private"},"text":"secret words"}}"#;
+    let outcome = bot
+        .handle_webhook(&WebhookRequest::post(body).header(SECRET_HEADER, SECRET))
+        .await
+        .unwrap();
+    assert_eq!(outcome.response, WebhookResponse::ok());
+    assert_eq!(
+        serde_json::to_value(&outcome.events).unwrap(),
+        json!([{"type": "other", "platform": "telegram", "kind": "malformed_update"}])
+    );
+    // An out-of-range date is the same case.
+    let body = r#"{"update_id":812345680,"message":{"message_id":1,"date":9223372036854775807,
+        "chat":{"id":5,"type":"private"},"text":"x"}}"#;
+    let outcome = bot
+        .handle_webhook(&WebhookRequest::post(body).header(SECRET_HEADER, SECRET))
+        .await
+        .unwrap();
+    assert_eq!(outcome.events.len(), 1);
+    assert!(matches!(outcome.events[0], InboundEvent::Other(_)));
+}

@@ -15,7 +15,7 @@
 //! | 131047 | re-engagement message: more than 24 h since the customer last wrote | `OutsideReplyWindow` |
 //! | 131026 | message undeliverable (not a WhatsApp user, terms not accepted, outdated app...) | `RecipientBlocked` |
 //! | 0, 190 | auth exception / access token expired or invalid | `Unauthorized` |
-//! | 10, 200-299 | the token lacks a permission | `Unauthorized` |
+//! | 3, 10, 200-299 | capability or permission missing (the app or the token lacks it) | `Unauthorized` |
 //! | 100 | invalid or unsupported parameter | `InvalidInput` |
 //! | 131051 | unsupported message type | `Unsupported` |
 //! | 131052 | media download error: the customer's media could not be fetched | `NotFound` |
@@ -64,7 +64,7 @@ pub fn classify(code: i64) -> (ErrorKind, bool) {
         4 | 80007 | 130429 | 131056 => (ErrorKind::RateLimited, true),
         131047 => (ErrorKind::OutsideReplyWindow, false),
         131026 => (ErrorKind::RecipientBlocked, false),
-        0 | 190 | 10 | 200..=299 => (ErrorKind::Unauthorized, false),
+        0 | 190 | 3 | 10 | 200..=299 => (ErrorKind::Unauthorized, false),
         100 | 131053 | 131014 | 132000 => (ErrorKind::InvalidInput, false),
         131051 => (ErrorKind::Unsupported, false),
         131052 | 132001 => (ErrorKind::NotFound, false),

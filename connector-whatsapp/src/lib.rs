@@ -330,6 +330,16 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::invalid_input(message).with_platform(WA)
 }
 
+/// The key of a customer's reply window: WhatsApp takes `to` with or without the leading `+`
+/// and reports senders (`from`, `wa_id`) without it, so `+16505551234` and `16505551234` are
+/// one customer.
+fn window_key(chat: &ChatId) -> ChatId {
+    match chat.as_str().strip_prefix('+') {
+        Some(digits) if is_graph_id(digits) => ChatId::new(digits),
+        _ => chat.clone(),
+    }
+}
+
 fn is_graph_id(id: &str) -> bool {
     !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
 }
@@ -532,7 +542,7 @@ impl WhatsApp {
                 let at = m.timestamp.min(now);
                 self.config
                     .window_store
-                    .record_inbound(WA, &m.chat_id, at)
+                    .record_inbound(WA, &window_key(&m.chat_id), at)
                     .await?;
             }
         }
@@ -581,19 +591,30 @@ impl Messenger for WhatsApp {
     }
 
     /// Whether `chat` is a WhatsApp group id (see [`convert::is_group_id`]).
+    /// WhatsApp reports senders without the `+` that `to` accepts: `+16505551234` and
+    /// `16505551234` are one customer.
+    fn canonical_chat(&self, chat: &ChatId) -> ChatId {
+        window_key(chat)
+    }
+
     fn is_group_chat(&self, chat: &ChatId) -> bool {
         convert::is_group_id(chat)
     }
 
     /// `Open` if the customer wrote within the window (24 h, from the capabilities) according
-    /// to the configured store, `Closed` otherwise (also when they never wrote).
+    /// to the configured store, `Closed` otherwise (also when they never wrote). A phone
+    /// number is the same customer with or without its leading `+`.
     async fn reply_window(&self, chat: &ChatId) -> Result<ReplyWindow> {
         let window = self
             .config
             .capabilities
             .reply_window
             .unwrap_or(DEFAULT_REPLY_WINDOW);
-        let last = self.config.window_store.last_inbound(WA, chat).await?;
+        let last = self
+            .config
+            .window_store
+            .last_inbound(WA, &window_key(chat))
+            .await?;
         Ok(window_state(last, Utc::now(), window))
     }
 

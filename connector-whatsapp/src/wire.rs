@@ -297,8 +297,9 @@ impl fmt::Debug for Change {
 /// The `value` of a `messages` (or `user_preferences`) change.
 ///
 /// `messages` and `statuses` stay raw here so that one undecodable item does not lose the
-/// others of the delivery.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// others of the delivery. `Debug` shows only how many of each there are (the raw items hold
+/// message text and phone numbers).
+#[derive(Clone, Default, Deserialize)]
 pub struct ChangeValue {
     /// The business number the change is for.
     #[serde(default)]
@@ -318,6 +319,19 @@ pub struct ChangeValue {
     /// System-level errors.
     #[serde(default)]
     pub errors: Vec<WireError>,
+}
+
+impl fmt::Debug for ChangeValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChangeValue")
+            .field("metadata", &self.metadata)
+            .field("contacts", &self.contacts.len())
+            .field("messages", &self.messages.len())
+            .field("statuses", &self.statuses.len())
+            .field("user_preferences", &self.user_preferences.len())
+            .field("errors", &self.errors.len())
+            .finish()
+    }
 }
 
 /// `metadata`.
@@ -784,6 +798,21 @@ mod tests {
         let m: MediaUrlResponse =
             serde_json::from_str(r#"{"url":"u","file_size":"303833"}"#).unwrap();
         assert_eq!(m.file_size, Some(303_833));
+    }
+
+    #[test]
+    fn change_value_debug_hides_raw_items() {
+        let v: ChangeValue = serde_json::from_str(
+            r#"{"metadata":{"phone_number_id":"1"},
+                "messages":[{"from":"16505551234","type":"text","text":{"body":"secret words"}}],
+                "statuses":[{"id":"w","status":"read","recipient_id":"16505557777"}]}"#,
+        )
+        .unwrap();
+        let shown = format!("{v:?}");
+        for hidden in ["secret", "16505551234", "16505557777"] {
+            assert!(!shown.contains(hidden), "{shown}");
+        }
+        assert!(shown.contains("messages: 1"), "{shown}");
     }
 
     #[test]

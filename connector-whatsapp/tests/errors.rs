@@ -89,6 +89,7 @@ code_tests! {
     code_131026_undeliverable: 131026 => RecipientBlocked, false;
     code_0_auth_exception: 0 => Unauthorized, false;
     code_190_token_expired: 190 => Unauthorized, false;
+    code_3_capability_missing: 3 => Unauthorized, false;
     code_10_permission_denied: 10 => Unauthorized, false;
     code_200_permission_missing: 200 => Unauthorized, false;
     code_299_permission_missing: 299 => Unauthorized, false;

@@ -210,3 +210,33 @@ async fn a_shared_store_is_used_by_every_client() {
         ReplyWindow::Open
     );
 }
+
+#[tokio::test]
+async fn a_number_with_a_leading_plus_is_the_same_customer() {
+    // WhatsApp reports `from` without the `+`; `to` accepts it with or without.
+    let mut server = mockito::Server::new_async().await;
+    let send = server
+        .mock("POST", MESSAGES_PATH)
+        .match_body(Matcher::PartialJson(
+            json!({"to": format!("+{CUSTOMER}"), "text": {"body": "Sure!"}}),
+        ))
+        .with_body(accepted("wamid.P"))
+        .expect(1)
+        .create_async()
+        .await;
+    let wa = client(&server);
+    wa.handle_webhook(&signed(&inbound_text(
+        CUSTOMER,
+        "wamid.IN",
+        now() - 60,
+        "Can you help?",
+    )))
+    .await
+    .unwrap();
+    let plus = ChatId::new(format!("+{CUSTOMER}"));
+    assert_eq!(wa.reply_window(&plus).await.unwrap(), ReplyWindow::Open);
+    wa.send(&OutgoingMessage::text(plus, "Sure!"))
+        .await
+        .unwrap();
+    send.assert_async().await;
+}

@@ -91,6 +91,15 @@ pub trait Messenger: Send + Sync {
         false
     }
 
+    /// The one form of `chat` that the platform uses in inbound events.
+    ///
+    /// Consent keys (opt-outs, first contacts) and reply windows are kept under it, so that a
+    /// chat id written another way by the CRM (WhatsApp takes `+16505551234` and reports
+    /// `16505551234`) still finds them. Defaults to `chat` as it is.
+    fn canonical_chat(&self, chat: &ChatId) -> ChatId {
+        chat.clone()
+    }
+
     /// Whether free-form messages to `chat` are allowed now (platforms with a reply window).
     async fn reply_window(&self, chat: &ChatId) -> Result<ReplyWindow> {
         let _ = chat;
@@ -147,6 +156,9 @@ impl<M: Messenger + ?Sized> Messenger for std::sync::Arc<M> {
     }
     fn is_group_chat(&self, chat: &ChatId) -> bool {
         (**self).is_group_chat(chat)
+    }
+    fn canonical_chat(&self, chat: &ChatId) -> ChatId {
+        (**self).canonical_chat(chat)
     }
     async fn reply_window(&self, chat: &ChatId) -> Result<ReplyWindow> {
         (**self).reply_window(chat).await

@@ -62,6 +62,10 @@ impl Messenger for Mock {
     fn platform(&self) -> Platform {
         Platform::Telegram
     }
+    /// Like WhatsApp: `+42` and `42` are one chat, reported as `42`.
+    fn canonical_chat(&self, chat: &ChatId) -> ChatId {
+        ChatId::new(chat.as_str().trim_start_matches('+'))
+    }
     fn capabilities(&self) -> &Capabilities {
         self.call();
         &self.caps
@@ -527,4 +531,38 @@ async fn the_notice_is_added_under_the_recommended_order_with_dedup_outermost() 
         mock.sent_texts(),
         vec![format!("Your order is ready\n\n{NOTICE}")]
     );
+}
+
+#[tokio::test]
+async fn consent_keys_use_the_canonical_chat_id() {
+    let (mock, gate, _consent) = setup(true).await;
+    // The first contact is one contact however the CRM writes the id.
+    gate.send(&OutgoingMessage::text("+42", "Hello"))
+        .await
+        .unwrap();
+    gate.send(&OutgoingMessage::text("42", "Again"))
+        .await
+        .unwrap();
+    assert_eq!(
+        mock.sent_texts(),
+        vec![format!("Hello\n\n{NOTICE}"), "Again".to_owned()]
+    );
+    // A STOP reported from `42` stops sends to `+42`, without a request.
+    mock.set_inbound(vec![message("42", "STOP")]);
+    gate.handle_webhook(&WebhookRequest::post("{}"))
+        .await
+        .unwrap();
+    let calls = mock.calls();
+    let err = gate
+        .send(&OutgoingMessage::text("+42", "One more offer"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OptedOut);
+    assert_eq!(mock.calls(), calls);
+    let err = gate
+        .send_part(&ChatId::new("+42"), &hello_part())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OptedOut);
+    assert_eq!(mock.calls(), calls);
 }

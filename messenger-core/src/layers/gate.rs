@@ -287,14 +287,17 @@ impl<M: Messenger + 'static> Messenger for Gated<M> {
     }
 
     async fn send_part(&self, chat: &ChatId, part: &Part) -> Result<SentPart> {
-        self.authorize_send(chat, "send").await?;
+        self.authorize_send(&self.inner.canonical_chat(chat), "send")
+            .await?;
         self.inner.send_part(chat, part).await
     }
 
     async fn send(&self, message: &OutgoingMessage) -> Result<SendReport> {
-        self.authorize_send(&message.chat, "send").await?;
+        // Opt-outs and contacts are kept under the form of the id inbound events carry.
+        let canonical = self.inner.canonical_chat(&message.chat);
+        self.authorize_send(&canonical, "send").await?;
         let platform = self.inner.platform();
-        let key = ChatKey::new(self.account.clone(), platform, message.chat.clone());
+        let key = ChatKey::new(self.account.clone(), platform, canonical);
         let first = !self.consent.contacts().was_contacted(&key).await?;
         let report = if first {
             debug!(
@@ -331,6 +334,10 @@ impl<M: Messenger + 'static> Messenger for Gated<M> {
 
     fn is_group_chat(&self, chat: &ChatId) -> bool {
         self.inner.is_group_chat(chat)
+    }
+
+    fn canonical_chat(&self, chat: &ChatId) -> ChatId {
+        self.inner.canonical_chat(chat)
     }
 
     async fn reply_window(&self, chat: &ChatId) -> Result<ReplyWindow> {

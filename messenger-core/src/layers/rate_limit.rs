@@ -334,6 +334,10 @@ impl<M: Messenger> Messenger for RateLimited<M> {
         self.inner.is_group_chat(chat)
     }
 
+    fn canonical_chat(&self, chat: &ChatId) -> ChatId {
+        self.inner.canonical_chat(chat)
+    }
+
     async fn reply_window(&self, chat: &ChatId) -> Result<ReplyWindow> {
         self.inner.reply_window(chat).await
     }
