@@ -3,7 +3,7 @@
 //! - [`media`]: small but well-formed sample files (PNG, PDF, OGG, MP3, MP4) whose magic bytes
 //!   the sandbox recognises.
 //! - [`start_sandbox`] / [`functional_config`]: a sandbox on `127.0.0.1:0`.
-//! - [`telegram_bot`] / [`whatsapp`]: connectors pointed at a sandbox account.
+//! - [`telegram_bot`] / [`whatsapp`] / [`vk`]: connectors pointed at a sandbox account.
 //! - [`Events`]: intake through long polling or a webhook receiver (the CLI's
 //!   [`messenger_cli::receiver`]), read with bounded waits ([`WAIT`]).
 //! - [`download`], [`sha256_hex`], [`active_consent`], [`requests_except_polling`].
@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use connector_telegram::{TelegramBot, TelegramConfig};
+use connector_vk::{Vk, VkConfig};
 use connector_whatsapp::{WhatsApp, WhatsAppConfig};
 use futures::StreamExt;
 use messenger_core::backoff::Backoff;
@@ -105,7 +106,7 @@ pub async fn start_sandbox(config: SandboxConfig) -> Sandbox {
 /// A Telegram connector for a sandbox bot: 1 s long polls and a quick long-poll backoff.
 pub fn telegram_config(sandbox: &Sandbox, account: &SandboxAccount) -> TelegramConfig {
     TelegramConfig::new(account.token.clone())
-        .base_url(sandbox.urls().base.clone())
+        .base_url(sandbox.urls().telegram())
         .poll_timeout(Duration::from_secs(1))
         .backoff(Backoff::new(
             Duration::from_millis(20),
@@ -134,7 +135,7 @@ pub fn whatsapp(
     window_store: Option<Arc<dyn ReplyWindowStore>>,
 ) -> WhatsApp {
     let mut config = WhatsAppConfig::new(account.token.clone(), account.id.clone())
-        .base_url(sandbox.urls().base.clone());
+        .base_url(sandbox.urls().whatsapp());
     if let Some(secret) = &account.app_secret {
         config = config.app_secret(secret.clone());
     }
@@ -142,6 +143,43 @@ pub fn whatsapp(
         config = config.window_store(store);
     }
     WhatsApp::new(config).expect("the WhatsApp connector accepts the sandbox configuration")
+}
+
+/// A VK connector for a sandbox community, with the community's Callback secret and
+/// confirmation string and 1 s long polls (events wake a poll at once).
+///
+/// # Panics
+/// When the sandbox does not know the account.
+pub fn vk_config(sandbox: &Sandbox, account: &SandboxAccount) -> VkConfig {
+    let credentials = sandbox
+        .credentials(&account.id)
+        .expect("the sandbox gives the community's credentials");
+    let group_id = account.id.parse().expect("a VK community id is a number");
+    let mut config = VkConfig::new(account.token.clone(), group_id)
+        .base_url(
+            sandbox
+                .urls()
+                .platform(messenger_core::Platform::Vk)
+                .expect("the sandbox emulates VK"),
+        )
+        .poll_wait(Duration::from_secs(1));
+    if let Some(secret) = credentials.get("secret") {
+        config = config.secret(secret);
+    }
+    if let Some(confirmation) = credentials.get("confirmation") {
+        config = config.confirmation(confirmation);
+    }
+    config
+}
+
+/// [`vk_config`], built.
+///
+/// # Panics
+/// When the connector refuses the configuration.
+pub fn vk(sandbox: &Sandbox, account: &SandboxAccount) -> Vk {
+    vk_config(sandbox, account)
+        .build()
+        .expect("the VK connector accepts the sandbox configuration")
 }
 
 /// Inbound events of one account, from long polling or from a webhook receiver.
@@ -218,6 +256,15 @@ impl Events {
     /// # Panics
     /// When these events come from long polling, or the sandbox refuses the URL.
     pub fn register_whatsapp(&self, sandbox: &Sandbox, account: &str) {
+        self.register(sandbox, account);
+    }
+
+    /// Registers this receiver as the webhook of `account` in the sandbox (the WhatsApp
+    /// callback URL, the VK Callback server, which the sandbox then confirms).
+    ///
+    /// # Panics
+    /// When these events come from long polling, or the sandbox refuses the URL.
+    pub fn register(&self, sandbox: &Sandbox, account: &str) {
         let url = self.url.clone().expect("a webhook receiver has a URL");
         sandbox
             .update_account(
@@ -390,8 +437,9 @@ pub async fn active_consent(owners: &[&AccountId]) -> Arc<Consent> {
     consent
 }
 
-/// The platform requests an account made, except Telegram's `getUpdates` (a long poll runs
-/// alongside the sends, and its requests say nothing about what was sent).
+/// The platform requests an account made, except long polling (Telegram's `getUpdates`, VK's
+/// `groups.getLongPollServer` and `a_check`): a long poll runs alongside the sends, and its
+/// requests say nothing about what was sent.
 ///
 /// # Panics
 /// When the account does not exist.
@@ -400,7 +448,11 @@ pub fn requests_except_polling(sandbox: &Sandbox, account: &str) -> usize {
         .requests(account)
         .expect("the account exists")
         .iter()
-        .filter(|r| !r.operation.eq_ignore_ascii_case("getUpdates"))
+        .filter(|r| {
+            !["getUpdates", "groups.getLongPollServer", "a_check"]
+                .iter()
+                .any(|op| r.operation.eq_ignore_ascii_case(op))
+        })
         .count()
 }
 

@@ -2,6 +2,14 @@
 //! examples of `shared/platforms/telegram.md` §4 (illustrative values, written here).
 //!
 //! Run: `cargo bench -p connector-telegram --bench parse -- --warm-up-time 1 --measurement-time 2`
+//!
+//! `telegram_parse` measures [`connector_telegram::parse`] (what `messenger parse` runs: it
+//! tells an update from an array or a getUpdates answer first); `telegram_parse_update`
+//! measures [`connector_telegram::parse_update`], the one decoder the webhook and long polling
+//! run per update.
+
+// criterion's macros generate undocumented public functions.
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 
@@ -51,6 +59,14 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function(name, |b| {
             b.iter(|| connector_telegram::parse(black_box(body.as_bytes())).unwrap())
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("telegram_parse_update");
+    for (name, body) in [("text", TEXT), ("photo", PHOTO)] {
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| connector_telegram::parse_update(black_box(body.as_bytes())).unwrap())
         });
     }
     group.finish();

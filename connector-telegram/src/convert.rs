@@ -1,4 +1,5 @@
-//! Wire <-> core: Telegram updates to [`InboundEvent`]s, core ids and content to send requests.
+//! Wire <-> core, both ways: Telegram updates to [`InboundEvent`]s, and core ids and planned
+//! parts to the typed requests of [`crate::wire`].
 //!
 //! Inbound mapping:
 //!
@@ -6,8 +7,17 @@
 //! |---|---|
 //! | `message`, `channel_post` | `message`, `edited: false` |
 //! | `edited_message`, `edited_channel_post` | `message`, `edited: true`, timestamp = `edit_date` |
+//! | a message with `migrate_to_chat_id` (in the old group) | `contact` `id_changed`: `chat_id` the group, `new_chat_id` the supergroup |
+//! | a message with `migrate_from_chat_id` (in the new supergroup) | `contact` `id_changed`: `chat_id` the old group, `new_chat_id` this supergroup |
+//! | another service message (`new_chat_title`, `pinned_message`...) | `other` with the field name, in the message's chat |
 //! | `my_chat_member` in a private chat, new status `kicked` / `member` | `contact` `blocked` / `unblocked` |
-//! | anything else (`callback_query`, `chat_member`, `poll`, unknown types...) | `other` with the update's field name |
+//! | `my_chat_member` otherwise | `other`, in its chat |
+//! | anything else (`callback_query`, `chat_member`, `chat_join_request`, `message_reaction`, `poll`, unknown types...) | `other` with the update's field name, in the chat it names ([`OtherPayload`]), if any |
+//!
+//! A group that becomes a supergroup changes its id; Telegram posts both service messages,
+//! one in each chat, and both name the same pair, so a CRM that relinks the conversation on
+//! either (or both: relinking is idempotent) keeps one history. The `user_id` of such an event
+//! is the member who upgraded the group (the group itself where Telegram names nobody).
 //!
 //! Message content: `text` -> text; `photo` -> image (the size with the most pixels: the API
 //! does not document the order of the sizes, and real payloads are not always ascending);
@@ -16,18 +26,31 @@
 //! video; `voice` -> voice; `audio` -> audio; `document` -> file; `sticker` -> sticker; `venue` ->
 //! location with its title and address; `location` -> location; `contact` -> contact. A poll,
 //! dice, game, story, invoice, giveaway, checklist, paid media, rich message or passport data is
-//! `unsupported` with Telegram's field name. Service messages (`new_chat_title`,
-//! `pinned_message`, `migrate_to_chat_id`...) are `other` events with the field name. A message
-//! whose only payload is a field this version does not know is `unsupported` with that field's
-//! name: a customer's message is never silently dropped.
+//! `unsupported` with Telegram's field name. Service messages are `other` events with the field
+//! name. A message whose only payload is a field this version does not know is `unsupported`
+//! with that field's name: a customer's message is never silently dropped.
+//!
+//! Outbound: [`chat_target`] and [`message_id`] check the core ids before any request;
+//! [`send_message`] and [`send_media`] build the typed requests of a planned part.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use messenger_core::{
-    ChatId, ContactChange, ContactEvent, Content, Error, InboundEvent, MediaRef, MessageEvent,
-    MessageId, OtherEvent, Platform, Result, Sender, UserId,
+    ChatId, ContactChange, ContactEvent, Content, ContentKind, Error, InboundEvent, MediaId,
+    MediaRef, MediaSource, MessageEvent, MessageId, OtherEvent, Platform, Result, Sender, UserId,
 };
 
-use crate::wire::{ChatMemberUpdated, FileObject, Message, PhotoSize, Update};
+use crate::wire::inbound::{
+    ChatMemberUpdated, FileObject, MediaField, Message, Payload, Str, Update,
+};
+use crate::wire::{
+    ChatTarget, InputFile, MediaKind, OtherPayload, PhotoSize, ReplyParameters, SendMedia,
+    SendMessage,
+};
+
+const TG: Platform = Platform::Telegram;
 
 /// Message payload fields the core does not model; the message becomes `unsupported`.
 /// (Bot API 10.1, `Message`.)
@@ -60,8 +83,6 @@ pub const SERVICE_FIELDS: &[&str] = &[
     "supergroup_chat_created",
     "channel_chat_created",
     "message_auto_delete_timer_changed",
-    "migrate_to_chat_id",
-    "migrate_from_chat_id",
     "pinned_message",
     "successful_payment",
     "refunded_payment",
@@ -149,57 +170,87 @@ const METADATA_FIELDS: &[&str] = &[
     "reply_markup",
 ];
 
-/// Converts a Unix timestamp in seconds.
-pub(crate) fn timestamp(secs: i64) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp(secs, 0).ok_or_else(|| {
-        Error::decode(format!("timestamp {secs} is out of range")).with_platform(Platform::Telegram)
-    })
+/// What the name of a message field that is not decoded says (see [`wire::inbound::OtherFields`](crate::wire::inbound::OtherFields)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldClass {
+    /// One of [`UNSUPPORTED_CONTENT`], with its position in the list.
+    Unsupported(usize, &'static str),
+    /// One of [`SERVICE_FIELDS`].
+    Service(&'static str),
+    /// Describes the message rather than carries its payload.
+    Metadata,
+    /// None of the above: a payload this version does not know.
+    Unknown,
 }
 
-/// Converts one update into the events it means (zero or one today).
+/// The class of every name of the three lists (a content kind the core does not model wins
+/// over a service field, which wins over metadata).
+static FIELD_CLASSES: LazyLock<HashMap<&'static [u8], FieldClass>> = LazyLock::new(|| {
+    let mut classes = HashMap::new();
+    for name in METADATA_FIELDS {
+        classes.insert(name.as_bytes(), FieldClass::Metadata);
+    }
+    for name in SERVICE_FIELDS {
+        classes.insert(name.as_bytes(), FieldClass::Service(name));
+    }
+    for (rank, name) in UNSUPPORTED_CONTENT.iter().enumerate() {
+        classes.insert(name.as_bytes(), FieldClass::Unsupported(rank, name));
+    }
+    classes
+});
+
+/// The class of a message field's name (its bytes: the names of the lists are ASCII).
+pub(crate) fn classify_field(name: &[u8]) -> FieldClass {
+    FIELD_CLASSES
+        .get(name)
+        .copied()
+        .unwrap_or(FieldClass::Unknown)
+}
+
+/// Converts a Unix timestamp in seconds.
+pub(crate) fn timestamp(secs: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp(secs, 0)
+        .ok_or_else(|| Error::decode(format!("timestamp {secs} is out of range")).with_platform(TG))
+}
+
+/// Converts one update into the events it means (one today).
 ///
 /// ```
-/// let update: connector_telegram::wire::Update = serde_json::from_str(
-///     r#"{"update_id":1,"callback_query":{"id":"4","from":{"id":1,"first_name":"A"}}}"#,
+/// let update: connector_telegram::wire::inbound::Update = serde_json::from_str(
+///     r#"{"update_id":1,"callback_query":{"id":"4","from":{"id":1,"first_name":"A"},
+///         "message":{"message_id":9,"date":0,"chat":{"id":-100123,"type":"supergroup"}}}}"#,
 /// ).unwrap();
 /// let events = connector_telegram::convert::update_to_events(update).unwrap();
-/// assert_eq!(serde_json::to_value(&events[0]).unwrap()["kind"], "callback_query");
+/// assert_eq!(
+///     serde_json::to_value(&events[0]).unwrap(),
+///     serde_json::json!({"type": "other", "platform": "telegram", "kind": "callback_query",
+///                        "chat_id": "-100123"})
+/// );
 /// ```
-pub fn update_to_events(update: Update) -> Result<Vec<InboundEvent>> {
-    let Update {
-        message,
-        edited_message,
-        channel_post,
-        edited_channel_post,
-        my_chat_member,
-        other_fields,
-        ..
-    } = update;
-    let event = if let Some(m) = message.or(channel_post) {
-        message_event(m, false)?
-    } else if let Some(m) = edited_message.or(edited_channel_post) {
-        message_event(m, true)?
-    } else if let Some(change) = my_chat_member {
-        member_event(change)?
-    } else {
-        let kind = other_fields
-            .keys()
-            .next()
-            .cloned()
-            .unwrap_or_else(|| "unknown".to_owned());
-        other(kind)
+pub fn update_to_events(update: Update<'_>) -> Result<Vec<InboundEvent>> {
+    let event = match (update.payload, update.other) {
+        (Some(Payload::Message(mut m) | Payload::ChannelPost(mut m)), _) => {
+            message_event(&mut m, false)?
+        }
+        (Some(Payload::EditedMessage(mut m) | Payload::EditedChannelPost(mut m)), _) => {
+            message_event(&mut m, true)?
+        }
+        (Some(Payload::MyChatMember(change)), _) => member_event(*change)?,
+        (None, Some((kind, payload))) => other_event(kind.into_owned(), payload),
+        (None, None) => InboundEvent::Other(OtherEvent::new(TG, "unknown")),
     };
     Ok(vec![event])
 }
 
-fn other(kind: impl Into<String>) -> InboundEvent {
-    InboundEvent::Other(OtherEvent {
-        platform: Platform::Telegram,
-        kind: kind.into(),
+fn other_event(kind: String, payload: OtherPayload) -> InboundEvent {
+    let event = OtherEvent::new(TG, kind);
+    InboundEvent::Other(match payload.chat_id {
+        Some(chat) => event.in_chat(chat),
+        None => event,
     })
 }
 
-fn member_event(change: ChatMemberUpdated) -> Result<InboundEvent> {
+fn member_event(change: ChatMemberUpdated<'_>) -> Result<InboundEvent> {
     let status = change
         .new_chat_member
         .as_ref()
@@ -208,7 +259,11 @@ fn member_event(change: ChatMemberUpdated) -> Result<InboundEvent> {
     let change_kind = match (change.chat.kind.as_str(), status) {
         ("private", "kicked") => ContactChange::Blocked,
         ("private", "member") => ContactChange::Unblocked,
-        _ => return Ok(other("my_chat_member")),
+        _ => {
+            return Ok(InboundEvent::Other(
+                OtherEvent::new(TG, "my_chat_member").in_chat(change.chat.id),
+            ));
+        }
     };
     // In a private chat the chat id is the user's id; `from` is the user who acted.
     let user = change
@@ -216,28 +271,54 @@ fn member_event(change: ChatMemberUpdated) -> Result<InboundEvent> {
         .as_ref()
         .map(|u| u.id)
         .unwrap_or(change.chat.id);
-    Ok(InboundEvent::Contact(ContactEvent {
-        platform: Platform::Telegram,
-        chat_id: ChatId::from(change.chat.id),
-        user_id: UserId::from(user),
-        change: change_kind,
-        timestamp: timestamp(change.date)?,
-    }))
+    Ok(InboundEvent::Contact(ContactEvent::new(
+        TG,
+        change.chat.id,
+        user,
+        change_kind,
+        timestamp(change.date)?,
+    )))
 }
 
-fn message_event(m: Message, edited: bool) -> Result<InboundEvent> {
-    let content = match message_content(&m) {
-        Some(content) => content,
-        None => return Ok(other(service_kind(&m))),
+/// A group upgraded to a supergroup: `id_changed` from the old id to the new one, whichever of
+/// the two service messages this is.
+fn migration_event(m: &Message<'_>) -> Result<Option<InboundEvent>> {
+    let (old, new) = match (m.migrate_to_chat_id, m.migrate_from_chat_id) {
+        (Some(to), _) => (m.chat.id, to),
+        (None, Some(from)) => (from, m.chat.id),
+        (None, None) => return Ok(None),
     };
-    let sender = match (&m.from_user, &m.sender_chat) {
+    let user = m
+        .from_user
+        .as_ref()
+        .map(|u| u.id)
+        .or(m.sender_chat.as_ref().map(|c| c.id))
+        .unwrap_or(old);
+    let mut event = ContactEvent::new(TG, old, user, ContactChange::IdChanged, timestamp(m.date)?);
+    event.new_chat_id = Some(ChatId::from(new));
+    Ok(Some(InboundEvent::Contact(event)))
+}
+
+fn message_event(m: &mut Message<'_>, edited: bool) -> Result<InboundEvent> {
+    if let Some(event) = migration_event(m)? {
+        return Ok(event);
+    }
+    let content = match message_content(m) {
+        Some(content) => content,
+        None => {
+            return Ok(InboundEvent::Other(
+                OtherEvent::new(TG, service_kind(m)).in_chat(m.chat.id),
+            ));
+        }
+    };
+    let sender = match (&m.from_user, m.sender_chat.take()) {
         (Some(user), _) => Some(Sender {
             id: UserId::from(user.id),
             name: Some(user.full_name()),
         }),
         (None, Some(chat)) => Some(Sender {
             id: UserId::from(chat.id),
-            name: chat.title.clone(),
+            name: chat.title.map(Str::into_owned),
         }),
         (None, None) => None,
     };
@@ -247,7 +328,7 @@ fn message_event(m: Message, edited: bool) -> Result<InboundEvent> {
         m.date
     };
     Ok(InboundEvent::Message(MessageEvent {
-        platform: Platform::Telegram,
+        platform: TG,
         chat_id: ChatId::from(m.chat.id),
         message_id: MessageId::from(m.message_id),
         sender,
@@ -258,11 +339,11 @@ fn message_event(m: Message, edited: bool) -> Result<InboundEvent> {
     }))
 }
 
-fn media(file: &FileObject) -> MediaRef {
+fn media(file: FileObject<'_>) -> MediaRef {
     MediaRef {
-        id: file.file_id.as_str().into(),
-        mime_type: file.mime_type.clone(),
-        file_name: file.file_name.clone(),
+        id: MediaId::new(file.file_id.into_owned()),
+        mime_type: file.mime_type.map(Str::into_owned),
+        file_name: file.file_name.map(Str::into_owned),
         size: file.file_size,
     }
 }
@@ -277,68 +358,68 @@ pub fn largest_photo(sizes: &[PhotoSize]) -> Option<&PhotoSize> {
         .max_by_key(|p| (u64::from(p.width) * u64::from(p.height), p.file_size))
 }
 
-/// The content of a message; `None` for a service message.
-fn message_content(m: &Message) -> Option<Content> {
-    let caption = m.caption.clone();
-    if let Some(text) = &m.text {
-        return Some(Content::Text { text: text.clone() });
+/// The content of a message (its payload is taken out of it); `None` for a service message.
+fn message_content(m: &mut Message<'_>) -> Option<Content> {
+    let caption = m.caption.take();
+    if let Some(text) = m.text.take() {
+        return Some(Content::Text {
+            text: text.into_owned(),
+        });
     }
-    if let Some(photo) = m.photo.as_deref().and_then(largest_photo) {
+    if let Some(photo) = m.photo.take() {
         return Some(Content::Image {
             media: MediaRef {
-                id: photo.file_id.as_str().into(),
+                id: MediaId::new(photo.file_id.into_owned()),
                 // PhotoSize carries no MIME type; none is invented.
                 mime_type: None,
                 file_name: None,
                 size: photo.file_size,
             },
-            caption,
+            caption: owned(caption),
         });
     }
-    if let Some(file) = m.animation.as_ref().or(m.video.as_ref()) {
-        return Some(Content::Video {
-            media: media(file),
-            caption,
+    if let Some((field, mut file)) = m.media.take() {
+        let caption = owned(caption);
+        return Some(match field {
+            MediaField::Animation | MediaField::Video => Content::Video {
+                media: media(file),
+                caption,
+            },
+            MediaField::VideoNote => {
+                let mut media = media(file);
+                // Video notes are always MPEG4 but the object carries no mime_type.
+                media
+                    .mime_type
+                    .get_or_insert_with(|| "video/mp4".to_owned());
+                Content::Video { media, caption }
+            }
+            MediaField::Voice => Content::Voice {
+                media: media(file),
+                caption,
+            },
+            MediaField::Audio => Content::Audio {
+                media: media(file),
+                caption,
+            },
+            MediaField::Document => Content::File {
+                media: media(file),
+                caption,
+            },
+            MediaField::Sticker => {
+                let emoji = owned(file.emoji.take());
+                Content::Sticker {
+                    media: media(file),
+                    emoji,
+                }
+            }
         });
     }
-    if let Some(file) = &m.video_note {
-        let mut media = media(file);
-        // Video notes are always MPEG4 but the object carries no mime_type.
-        media
-            .mime_type
-            .get_or_insert_with(|| "video/mp4".to_owned());
-        return Some(Content::Video { media, caption });
-    }
-    if let Some(file) = &m.voice {
-        return Some(Content::Voice {
-            media: media(file),
-            caption,
-        });
-    }
-    if let Some(file) = &m.audio {
-        return Some(Content::Audio {
-            media: media(file),
-            caption,
-        });
-    }
-    if let Some(file) = &m.document {
-        return Some(Content::File {
-            media: media(file),
-            caption,
-        });
-    }
-    if let Some(sticker) = &m.sticker {
-        return Some(Content::Sticker {
-            media: media(sticker),
-            emoji: sticker.emoji.clone(),
-        });
-    }
-    if let Some(venue) = &m.venue {
+    if let Some(venue) = m.venue.take() {
         return Some(Content::Location {
             latitude: venue.location.latitude,
             longitude: venue.location.longitude,
-            name: venue.title.clone(),
-            address: venue.address.clone(),
+            name: venue.title.map(Str::into_owned),
+            address: venue.address.map(Str::into_owned),
         });
     }
     if let Some(location) = &m.location {
@@ -349,80 +430,142 @@ fn message_content(m: &Message) -> Option<Content> {
             address: None,
         });
     }
-    if let Some(contact) = &m.contact {
-        let name = match (&contact.first_name, &contact.last_name) {
-            (Some(first), Some(last)) if !last.is_empty() => Some(format!("{first} {last}")),
-            (Some(first), _) => Some(first.clone()),
-            (None, last) => last.clone(),
+    if let Some(contact) = m.contact.take() {
+        let contact = *contact;
+        let name = match (contact.first_name, contact.last_name) {
+            (Some(first), Some(last)) if !last.is_empty() => {
+                Some(format!("{} {}", &*first, &*last))
+            }
+            (Some(first), _) => Some(first.into_owned()),
+            (None, last) => last.map(Str::into_owned),
         };
         return Some(Content::Contact {
             name,
-            phone: contact.phone_number.clone(),
+            phone: contact.phone_number.map(Str::into_owned),
             user_id: contact.user_id.map(UserId::from),
         });
     }
-    if let Some(kind) = UNSUPPORTED_CONTENT
-        .iter()
-        .find(|k| m.other_fields.contains_key(**k))
-    {
+    if let Some(kind) = m.other_fields.unsupported {
         return Some(Content::Unsupported {
-            platform_kind: (*kind).to_owned(),
+            platform_kind: kind.to_owned(),
         });
     }
-    if m.other_fields
-        .keys()
-        .any(|k| SERVICE_FIELDS.contains(&k.as_str()))
-    {
+    if m.other_fields.service.is_some() {
         return None;
     }
     // A payload this version does not know: keep the message, name the field.
-    let unknown = m
-        .other_fields
-        .keys()
-        .find(|k| !METADATA_FIELDS.contains(&k.as_str()))
-        .cloned()
-        .unwrap_or_else(|| "empty".to_owned());
+    let unknown = match m.other_fields.unknown.take() {
+        Some(name) => name.into_owned(),
+        None => "empty".to_owned(),
+    };
     Some(Content::Unsupported {
         platform_kind: unknown,
     })
 }
 
-/// The field name of a service message.
-fn service_kind(m: &Message) -> String {
-    m.other_fields
-        .keys()
-        .find(|k| SERVICE_FIELDS.contains(&k.as_str()))
-        .cloned()
-        .unwrap_or_else(|| "service_message".to_owned())
+fn owned(s: Option<Str<'_>>) -> Option<String> {
+    s.map(Str::into_owned)
 }
 
+/// The field name of a service message.
+fn service_kind(m: &Message<'_>) -> &'static str {
+    m.other_fields.service.unwrap_or("service_message")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbound
+// ---------------------------------------------------------------------------------------------
+
 /// A chat id as the Bot API takes it: an integer, or a public `@username`.
-pub(crate) fn chat_id_json(chat: &ChatId) -> Result<serde_json::Value> {
+///
+/// ```
+/// use connector_telegram::convert::chat_target;
+/// use connector_telegram::wire::ChatTarget;
+/// assert_eq!(chat_target(&"-100123".into()).unwrap(), ChatTarget::Id(-100123));
+/// assert_eq!(chat_target(&"@news".into()).unwrap(), ChatTarget::Username("@news".into()));
+/// assert!(chat_target(&"news".into()).is_err());
+/// ```
+pub fn chat_target(chat: &ChatId) -> Result<ChatTarget> {
     if let Some(n) = chat.as_i64() {
-        return Ok(serde_json::Value::from(n));
+        return Ok(ChatTarget::Id(n));
     }
     let s = chat.as_str();
     if s.len() > 1 && s.starts_with('@') {
-        return Ok(serde_json::Value::from(s));
+        return Ok(ChatTarget::Username(s.to_owned()));
     }
     Err(
         Error::invalid_input("a Telegram chat id is an integer or a public @username")
-            .with_platform(Platform::Telegram),
+            .with_platform(TG),
     )
 }
 
-/// A message id as the Bot API takes it.
-pub(crate) fn message_id_i64(id: &MessageId) -> Result<i64> {
+/// A message id as the Bot API takes it: an integer.
+pub fn message_id(id: &MessageId) -> Result<i64> {
     id.as_i64().ok_or_else(|| {
-        Error::invalid_input("a Telegram message id is an integer")
-            .with_platform(Platform::Telegram)
+        Error::invalid_input("a Telegram message id is an integer").with_platform(TG)
+    })
+}
+
+/// `reply_parameters` for a reply to `reply_to`, if any.
+pub fn reply_parameters(reply_to: Option<&MessageId>) -> Result<Option<ReplyParameters>> {
+    reply_to
+        .map(message_id)
+        .transpose()
+        .map(|id| id.map(|message_id| ReplyParameters { message_id }))
+}
+
+/// `sendMessage` of a planned text part.
+pub fn send_message<'a>(
+    chat: &ChatId,
+    text: &'a str,
+    reply_to: Option<&MessageId>,
+) -> Result<SendMessage<'a>> {
+    Ok(SendMessage {
+        chat_id: chat_target(chat)?,
+        text,
+        reply_parameters: reply_parameters(reply_to)?,
+    })
+}
+
+/// The media send of a planned part: a `file_id` or a URL goes by reference, bytes and streams
+/// are uploaded.
+///
+/// ```
+/// use connector_telegram::convert::send_media;
+/// use connector_telegram::wire::InputFile;
+/// use messenger_core::{ContentKind, MediaSource};
+/// let source = MediaSource::id("AgACAgIAAxkBAAIB");
+/// let request = send_media(&"5".into(), ContentKind::Image, &source, Some("receipt"), None).unwrap();
+/// assert_eq!(request.kind.method(), "sendPhoto");
+/// assert!(matches!(request.file, InputFile::Reference("AgACAgIAAxkBAAIB")));
+/// ```
+pub fn send_media<'a>(
+    chat: &ChatId,
+    kind: ContentKind,
+    source: &'a MediaSource,
+    caption: Option<&'a str>,
+    reply_to: Option<&MessageId>,
+) -> Result<SendMedia<'a>> {
+    let media_kind = MediaKind::of(kind).ok_or_else(|| {
+        Error::unsupported(format!("cannot send {kind} on Telegram")).with_platform(TG)
+    })?;
+    let file = match source {
+        MediaSource::Url(url) => InputFile::Reference(url.as_str()),
+        MediaSource::Id(id) => InputFile::Reference(id.as_str()),
+        upload => InputFile::Upload(upload),
+    };
+    Ok(SendMedia {
+        kind: media_kind,
+        chat_id: chat_target(chat)?,
+        file,
+        caption,
+        reply_parameters: reply_parameters(reply_to)?,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use messenger_core::ContentKind;
 
     fn parse(json: &str) -> Vec<InboundEvent> {
         update_to_events(serde_json::from_str(json).unwrap()).unwrap()
@@ -489,31 +632,86 @@ mod tests {
     }
 
     #[test]
-    fn service_message_is_other() {
+    fn service_message_is_other_in_its_chat() {
         let events = parse(
             r#"{"update_id":1,"message":{"message_id":7,"date":1,"chat":{"id":-5,"type":"group"},
                 "new_chat_title":"New"}}"#,
         );
         assert_eq!(
             events,
-            vec![InboundEvent::Other(OtherEvent {
-                platform: Platform::Telegram,
-                kind: "new_chat_title".into()
-            })]
+            vec![InboundEvent::Other(
+                OtherEvent::new(Platform::Telegram, "new_chat_title").in_chat(-5_i64)
+            )]
         );
     }
 
     #[test]
-    fn chat_ids() {
-        assert_eq!(
-            chat_id_json(&"-100".into()).unwrap(),
-            serde_json::json!(-100)
+    fn both_migration_messages_name_the_same_pair() {
+        let to = parse(
+            r#"{"update_id":1,"message":{"message_id":7,"date":1767225600,
+                "from":{"id":42,"first_name":"A"},
+                "chat":{"id":-4001,"type":"group"},"migrate_to_chat_id":-1004001}}"#,
         );
-        assert_eq!(
-            chat_id_json(&"@channel".into()).unwrap(),
-            serde_json::json!("@channel")
+        let from = parse(
+            r#"{"update_id":2,"message":{"message_id":1,"date":1767225600,
+                "from":{"id":42,"first_name":"A"},
+                "chat":{"id":-1004001,"type":"supergroup"},"migrate_from_chat_id":-4001}}"#,
         );
-        assert!(chat_id_json(&"abc".into()).is_err());
-        assert!(chat_id_json(&"@".into()).is_err());
+        for events in [to, from] {
+            let [InboundEvent::Contact(c)] = events.as_slice() else {
+                panic!("{events:?}")
+            };
+            assert_eq!(c.change, ContactChange::IdChanged);
+            assert_eq!(c.chat_id.as_str(), "-4001");
+            assert_eq!(c.new_chat_id.as_ref().unwrap().as_str(), "-1004001");
+            assert_eq!(c.user_id.as_str(), "42");
+        }
+        // Nobody named: the group itself.
+        let events = parse(
+            r#"{"update_id":3,"message":{"message_id":7,"date":1,
+                "chat":{"id":-4001,"type":"group"},"migrate_to_chat_id":-1004001}}"#,
+        );
+        let [InboundEvent::Contact(c)] = events.as_slice() else {
+            panic!()
+        };
+        assert_eq!(c.user_id.as_str(), "-4001");
+    }
+
+    #[test]
+    fn chat_targets() {
+        assert_eq!(chat_target(&"-100".into()).unwrap(), ChatTarget::Id(-100));
+        assert_eq!(
+            chat_target(&"@channel".into()).unwrap(),
+            ChatTarget::Username("@channel".into())
+        );
+        assert!(chat_target(&"abc".into()).is_err());
+        assert!(chat_target(&"@".into()).is_err());
+    }
+
+    #[test]
+    fn media_by_reference_and_by_upload() {
+        let url = MediaSource::url("https://cdn.example.com/a.pdf".parse().unwrap());
+        let request = send_media(
+            &"5".into(),
+            ContentKind::File,
+            &url,
+            None,
+            Some(&"9".into()),
+        )
+        .unwrap();
+        assert!(matches!(
+            request.file,
+            InputFile::Reference("https://cdn.example.com/a.pdf")
+        ));
+        assert_eq!(
+            request.reply_parameters,
+            Some(ReplyParameters { message_id: 9 })
+        );
+        let bytes = MediaSource::bytes(&b"x"[..], "audio/ogg", "n.ogg");
+        let request = send_media(&"5".into(), ContentKind::Voice, &bytes, None, None).unwrap();
+        assert!(matches!(request.file, InputFile::Upload(_)));
+        assert_eq!(request.kind, MediaKind::Voice);
+        let err = send_media(&"5".into(), ContentKind::Sticker, &bytes, None, None).unwrap_err();
+        assert_eq!(err.kind(), messenger_core::ErrorKind::Unsupported);
     }
 }

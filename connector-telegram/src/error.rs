@@ -1,13 +1,14 @@
-//! Telegram errors -> the core [`Error`]: the one place Bot API error codes are mapped.
+//! Telegram errors -> the core [`Error`]: the one place Bot API error codes and descriptions are
+//! mapped.
 //!
 //! The body is always parsed; the class is keyed on the body's `error_code`, with the HTTP
 //! status as the fallback (they are usually equal, and the docs call `error_code` "subject to
 //! change"). Descriptions are Telegram's own text (`Bad Request: chat not found`), never message
-//! content; transport errors are stripped of their URL, which carries the bot token.
+//! content, made safe by [`messenger_http::sanitize`].
 //!
 //! | code | description | kind |
 //! |---|---|---|
-//! | 429 | `Too Many Requests: retry after N` | `RateLimited` with `parameters.retry_after` |
+//! | 429 | `Too Many Requests: retry after N` | `RateLimited` with `parameters.retry_after`, [`RateScope::Chat`] |
 //! | 403 | `bot was blocked by the user`, `user is deactivated`, `bot was kicked...`, `bot can't initiate conversation...` | `RecipientBlocked` |
 //! | 400 | `message is too long`, `text is too long`, `caption is too long`, `file is too big` | `TooLarge` |
 //! | 400 | `chat not found`, `user not found`, `message to be replied not found` | `NotFound` |
@@ -25,22 +26,26 @@
 //! mistyped one and an expired one all mean "this bot cannot see that media"; the caller's fix
 //! is to upload the bytes again, not to change other parameters. It is not retryable.
 //!
-//! Network errors are `Transport`: [`Delivery::NotSent`] when no connection could be made
-//! (`is_connect`), [`Delivery::MaybeSent`] otherwise (a timeout or a failure after the request
-//! was written may have reached Telegram). A body that is not JSON is `Decode`, except where the
-//! HTTP status alone says what happened (5xx, 429, 413, 401: proxies answer those in HTML).
+//! An answer that is not the Bot API's envelope (a proxy's page) is mapped by its HTTP status
+//! alone through [`messenger_http::status_error`] where the status says enough (5xx, 429, 413,
+//! 401, and 404, which on the Bot API means a bad token), and is `Decode` otherwise. Network
+//! failures, `Retry-After` and body caps are [`messenger_http`]'s.
 
 use std::time::Duration;
 
-use messenger_core::{Delivery, Error, ErrorKind, Platform};
-use reqwest::StatusCode;
+use messenger_core::{Delivery, Error, ErrorKind, Platform, RateScope};
+use messenger_http::StatusCode;
+use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
 use crate::wire::{ApiError, ApiResponse};
 
+const TG: Platform = Platform::Telegram;
+
 /// Maps a Telegram `ok: false` answer to the core error.
 ///
-/// `http_status` is the fallback when the body carries no `error_code`.
+/// `http_status` is the fallback when the body carries no `error_code`; `0` means the body
+/// came without an HTTP status (a body given to [`crate::parse`]).
 ///
 /// ```
 /// use connector_telegram::error::from_api_error;
@@ -53,23 +58,36 @@ use crate::wire::{ApiError, ApiResponse};
 /// });
 /// assert_eq!(err.kind(), ErrorKind::RecipientBlocked);
 /// assert_eq!(err.platform_code(), Some("403"));
+///
+/// // Nothing to go by but the status: the message says so.
+/// let err = from_api_error(400, &ApiError::default());
+/// assert_eq!(err.to_string(), "telegram: invalid_input: HTTP 400; Telegram gave no description (code 400)");
 /// ```
 pub fn from_api_error(http_status: u16, api: &ApiError) -> Error {
-    let code = api.error_code.unwrap_or(i64::from(http_status));
-    let description = api
-        .description
-        .as_deref()
-        .map(sanitize)
-        .unwrap_or_else(|| format!("HTTP {http_status}"));
+    let http = (http_status != 0).then_some(http_status);
+    let Some(code) = api.error_code.or(http.map(i64::from)) else {
+        return Error::new(
+            ErrorKind::Platform,
+            "Telegram answered `ok: false` without an error code or a description",
+        )
+        .with_platform(TG);
+    };
+    let description = match (&api.description, http) {
+        (Some(d), _) => messenger_http::sanitize(d),
+        (None, Some(status)) => format!("HTTP {status}; Telegram gave no description"),
+        (None, None) => "Telegram gave no description".to_owned(),
+    };
     let lower = description.to_ascii_lowercase();
     let params = api.parameters.unwrap_or_default();
 
-    let base = Error::platform_error(code.to_string(), description.clone())
-        .with_platform(Platform::Telegram);
+    let base = Error::platform_error(code.to_string(), description.clone()).with_platform(TG);
     match code {
         429 => Error::rate_limited(params.retry_after.map(Duration::from_secs))
-            .with_platform(Platform::Telegram)
-            .with_code("429"),
+            .with_platform(TG)
+            .with_code("429")
+            // Telegram's flood control is reported per chat (1 msg/s in a private chat, 20/min
+            // in a group: telegram.md §7).
+            .with_rate_scope(RateScope::Chat),
         401 | 404 => base.with_kind(ErrorKind::Unauthorized),
         403 => base.with_kind(ErrorKind::RecipientBlocked),
         409 => base.with_kind(ErrorKind::Conflict),
@@ -80,7 +98,7 @@ pub fn from_api_error(http_status: u16, api: &ApiError) -> Error {
                     "400",
                     format!("{description}; the group is now the supergroup {new_id}"),
                 )
-                .with_platform(Platform::Telegram)
+                .with_platform(TG)
             } else if lower.contains("too long") || lower.contains("too big") {
                 base.with_kind(ErrorKind::TooLarge)
             } else if lower.contains("not found")
@@ -103,6 +121,9 @@ pub fn from_api_error(http_status: u16, api: &ApiError) -> Error {
 
 /// Decodes a Bot API answer: the result on `ok: true`, the mapped error otherwise.
 ///
+/// A body that is not the envelope is mapped by its status (see the [module docs](self)); an
+/// unreadable success is `Decode` and [`Delivery::MaybeSent`] (the call may have been done).
+///
 /// ```
 /// use connector_telegram::error::decode_response;
 /// use messenger_core::ErrorKind;
@@ -112,66 +133,107 @@ pub fn from_api_error(http_status: u16, api: &ApiError) -> Error {
 /// assert_eq!(err.kind(), ErrorKind::Transport);
 /// let err = decode_response::<i64>(200, b"not json").unwrap_err();
 /// assert_eq!(err.kind(), ErrorKind::Decode);
+/// assert_eq!(err.message(), "the answer is not a Bot API answer: malformed JSON at line 1 column 2");
 /// ```
 pub fn decode_response<T: DeserializeOwned>(http_status: u16, body: &[u8]) -> Result<T, Error> {
+    let status = StatusCode::from_u16(http_status).unwrap_or(StatusCode::OK);
+    decode_answer(status, &HeaderMap::new(), body, true)
+}
+
+/// [`decode_response`] with the answer's headers (`Retry-After`) and whether the call changes
+/// something the customer sees (for [`Delivery`]).
+pub(crate) fn decode_answer<T: DeserializeOwned>(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    changes: bool,
+) -> Result<T, Error> {
     match serde_json::from_slice::<ApiResponse<T>>(body) {
         Ok(ApiResponse::Ok(result)) => Ok(result),
-        Ok(ApiResponse::Err(api)) => Err(from_api_error(http_status, &api)),
+        Ok(ApiResponse::Err(api)) => {
+            let err = from_api_error(status.as_u16(), &api);
+            // Telegram puts the wait in `parameters`; a proxy's Retry-After is the fallback.
+            Err(
+                if err.kind() == ErrorKind::RateLimited && err.retry_after().is_none() {
+                    err.with_retry_after(messenger_http::retry_after(headers))
+                } else {
+                    err
+                },
+            )
+        }
         Err(json_err) => {
             // Not an envelope: a proxy page, a truncated body, or a result of the wrong shape.
-            let status = StatusCode::from_u16(http_status).unwrap_or(StatusCode::OK);
-            if status.is_server_error() || matches!(http_status, 401 | 404 | 413 | 429) {
-                return Err(from_api_error(http_status, &ApiError::default()));
+            let code = status.as_u16();
+            if status.is_server_error() || matches!(code, 401 | 404 | 413 | 429) {
+                let err = messenger_http::status_error(TG, status, headers, changes);
+                // On the Bot API an unknown path is an unknown token.
+                return Err(if code == 404 {
+                    err.with_kind(ErrorKind::Unauthorized)
+                } else {
+                    err
+                });
             }
-            Err(Error::from(json_err)
-                .with_platform(Platform::Telegram)
-                .with_code(http_status.to_string()))
+            let err = json_error("the answer is not a Bot API answer", &json_err, body)
+                .with_code(code.to_string());
+            Err(if status.is_success() && changes {
+                err.with_delivery(Delivery::MaybeSent)
+            } else {
+                err
+            })
         }
     }
 }
 
-/// Maps a reqwest error to `Transport`, without the URL (it carries the token).
-pub fn from_reqwest(err: reqwest::Error) -> Error {
-    let err = err.without_url();
-    let (what, delivery) = if err.is_connect() {
-        ("could not connect to the Bot API", Delivery::NotSent)
-    } else if err.is_timeout() {
-        ("the Bot API did not answer in time", Delivery::MaybeSent)
-    } else if err.is_builder() {
-        return Error::invalid_input("the request could not be built")
-            .with_platform(Platform::Telegram)
-            .with_source(err);
-    } else if err.is_body() || err.is_decode() {
-        (
-            "the connection failed while reading the answer",
-            Delivery::MaybeSent,
+/// A `Decode` error that says what failed and where, never quoting the body: serde_json's own
+/// message can quote a value ("invalid type: string \"...\""), which may be message content.
+///
+/// `what` says what was being read ("the body is not a Telegram update"). The position is
+/// given only where serde_json knows it.
+pub(crate) fn json_error(what: &str, err: &serde_json::Error, body: &[u8]) -> Error {
+    use serde_json::error::Category;
+    let detail = match err.classify() {
+        Category::Io => "an I/O error".to_owned(),
+        Category::Syntax => "malformed JSON".to_owned(),
+        Category::Eof if body.iter().all(u8::is_ascii_whitespace) => {
+            return Error::decode(format!("{what}: the body is empty")).with_platform(TG);
+        }
+        Category::Eof => "the JSON ends early".to_owned(),
+        Category::Data => data_detail(err),
+    };
+    let message = if err.line() > 0 {
+        format!(
+            "{what}: {detail} at line {} column {}",
+            err.line(),
+            err.column()
         )
     } else {
-        (
-            "the connection failed during the request",
-            Delivery::MaybeSent,
-        )
+        format!("{what}: {detail}")
     };
-    let message = match std::error::Error::source(&err) {
-        Some(source) => format!("{what}: {}", sanitize(&source.to_string())),
-        None => what.to_owned(),
-    };
-    Error::transport(message)
-        .with_platform(Platform::Telegram)
-        .with_delivery(delivery)
-        .with_source(err)
+    Error::decode(message).with_platform(TG)
 }
 
-/// Keeps a platform description short and on one line.
-fn sanitize(text: &str) -> String {
-    const MAX: usize = 300;
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    match one_line.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}...", &one_line[..cut]),
-        None => one_line,
+/// What a data error says, from the parts of serde_json's message that come from the types
+/// (field names, the expected type), never from the body.
+fn data_detail(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    // serde_json appends " at line L column C".
+    let text = match text.rfind(" at line ") {
+        Some(cut) => &text[..cut],
+        None => text.as_str(),
+    };
+    for prefix in ["missing field `", "duplicate field `"] {
+        if let Some(rest) = text.strip_prefix(prefix)
+            && let Some(end) = rest.find('`')
+        {
+            return format!("{prefix}{}`", &rest[..end]);
+        }
+    }
+    match text.rfind(", expected ") {
+        Some(at) => format!(
+            "a value of the wrong type (expected {})",
+            &text[at + ", expected ".len()..]
+        ),
+        None => "a value of an unexpected shape".to_owned(),
     }
 }
 
@@ -198,6 +260,7 @@ mod tests {
         let err = from_api_error(429, &e);
         assert_eq!(err.kind(), ErrorKind::RateLimited);
         assert_eq!(err.retry_after(), Some(Duration::from_secs(14)));
+        assert_eq!(err.rate_scope(), RateScope::Chat);
         assert!(err.is_retryable());
     }
 
@@ -316,6 +379,57 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_refusal_says_what_is_known() {
+        // With an HTTP status: the status, and that Telegram said nothing more.
+        let err = from_api_error(400, &ApiError::default());
+        let text = err.to_string();
+        assert!(
+            text.contains("HTTP 400") && text.contains("no description"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("HTTP 0") && !text.contains("code 0"),
+            "{text}"
+        );
+        // A code but no description and no status.
+        let err = from_api_error(
+            0,
+            &ApiError {
+                error_code: Some(403),
+                ..ApiError::default()
+            },
+        );
+        assert_eq!(err.kind(), ErrorKind::RecipientBlocked);
+        assert_eq!(
+            err.to_string(),
+            "telegram: recipient_blocked: Telegram gave no description (code 403)"
+        );
+        // Nothing at all.
+        let err = from_api_error(0, &ApiError::default());
+        assert_eq!(err.kind(), ErrorKind::Platform);
+        assert_eq!(err.platform_code(), None);
+        assert_eq!(
+            err.to_string(),
+            "telegram: platform: Telegram answered `ok: false` without an error code or a description"
+        );
+    }
+
+    #[test]
+    fn a_429_without_parameters_takes_the_retry_after_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert(reqwest::header::RETRY_AFTER, "9".parse().unwrap());
+        let err = decode_answer::<bool>(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers,
+            br#"{"ok":false,"error_code":429,"description":"Too Many Requests"}"#,
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(9)));
+        assert_eq!(err.rate_scope(), RateScope::Chat);
+    }
+
+    #[test]
     fn non_json_bodies() {
         assert_eq!(
             decode_response::<bool>(200, b"<html>").unwrap_err().kind(),
@@ -335,10 +449,55 @@ mod tests {
                 .kind(),
             ErrorKind::TooLarge
         );
+        assert_eq!(
+            decode_response::<bool>(404, b"<html>404</html>")
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Unauthorized
+        );
         // A result of the wrong shape is a decode error, and does not quote the body.
         let err =
             decode_response::<i64>(200, br#"{"ok":true,"result":"secret text"}"#).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Decode);
-        assert!(!err.to_string().contains("secret"));
+        assert!(!err.to_string().contains("secret"), "{err}");
+        assert!(err.message().contains("expected i64"), "{err}");
+    }
+
+    #[test]
+    fn decode_messages_say_what_failed_and_where() {
+        let read = |body: &[u8]| {
+            let e = serde_json::from_slice::<crate::wire::Update>(body).unwrap_err();
+            json_error("the body is not a Telegram update", &e, body)
+                .message()
+                .to_owned()
+        };
+        assert_eq!(
+            read(b""),
+            "the body is not a Telegram update: the body is empty"
+        );
+        assert_eq!(
+            read(b"{\"update_id\":"),
+            "the body is not a Telegram update: the JSON ends early at line 1 column 13"
+        );
+        assert_eq!(
+            read(b"{\"message\":{}}"),
+            "the body is not a Telegram update: missing field `message_id` at line 1 column 13"
+        );
+        assert_eq!(
+            read(br#"{"update_id":1,"update_id":2}"#),
+            "the body is not a Telegram update: duplicate field `update_id` at line 1 column 26"
+        );
+        let m = read(br#"{"update_id":"secret"}"#);
+        assert_eq!(
+            m,
+            "the body is not a Telegram update: a value of the wrong type (expected i64) at line 1 column 21"
+        );
+        // serde_json's positions of a decode from a `Value` are 0: never shown.
+        let value = serde_json::json!({"update_id": "x"});
+        let e = serde_json::from_value::<crate::wire::Update>(value).unwrap_err();
+        let m = json_error("the body is not a Telegram update", &e, b"")
+            .message()
+            .to_owned();
+        assert!(!m.contains("line 0"), "{m}");
     }
 }

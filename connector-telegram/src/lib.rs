@@ -3,15 +3,22 @@
 //! The Telegram Bot API connector for [`messenger_core`]: a [`TelegramBot`] is one bot, and a
 //! [`Messenger`].
 //!
-//! - [`TelegramConfig`]: token, base URL (a local Bot API server or a test server), webhook
-//!   secret, long-poll settings, HTTP client and timeouts, capabilities.
+//! - [`TelegramConfig`]: token, base URL (a local Bot API server or a test server), HTTP
+//!   settings ([`HttpSettings`]), webhook secret and body limit, long-poll settings, download
+//!   limit, capabilities.
 //! - Sending: [`Messenger::send`] plans a message and sends each part with `sendMessage`,
 //!   `sendPhoto`, `sendDocument`, `sendVoice`, `sendAudio` or `sendVideo` (uploads as multipart
-//!   from bytes or a stream; URLs and `file_id`s as JSON). Text is plain: no `parse_mode`.
-//! - Receiving: [`Messenger::updates`] (`getUpdates` long polling, see [`poll`] for the
-//!   delivery guarantees) or [`Messenger::handle_webhook`]; [`parse`] for raw bodies.
-//! - Media: [`Messenger::download`] streams a file (`getFile`, then the file URL).
-//! - Errors: [`error`] maps Bot API errors to [`messenger_core::ErrorKind`]s.
+//!   from bytes or a stream, see [`media`]; URLs and `file_id`s as JSON). Text is plain: no
+//!   `parse_mode`. [`Messenger::edit_text`] and [`Messenger::delete_message`] are
+//!   `editMessageText` and `deleteMessage`. Every request is a typed [`wire::Request`].
+//! - Receiving: [`Messenger::updates`] (`getUpdates` long polling on the core's driver, see
+//!   [`poll`] for the delivery guarantees) or [`Messenger::handle_webhook`] (see [`webhook`]);
+//!   [`parse`] for raw bodies. All three decode an update with the same function.
+//! - Media: [`Messenger::download`] streams a file (`getFile`, then the file URL), bounded by
+//!   the download limit as the bytes arrive.
+//! - Errors: [`error`] maps Bot API errors to [`messenger_core::ErrorKind`]s; transport,
+//!   `Retry-After`, body caps and sanitising are [`messenger_http`]'s.
+//! - Tools: [`ENTRY`] is this connector's line in the registry of the CLI and the demo.
 //!
 //! The bot token is part of every request URL. It never appears in `Debug` output, in errors
 //! (URLs are stripped from transport errors) or in logs; neither does message content.
@@ -31,8 +38,13 @@
 //! let mut updates = bot.updates()?;
 //! while let Some(event) = updates.next().await {
 //!     if let InboundEvent::Message(m) = event? {
-//!         bot.send(&OutgoingMessage::text(m.chat_id.clone(), "Thanks!").reply_to(m.message_id))
+//!         let report = bot
+//!             .send(&OutgoingMessage::text(m.chat_id.clone(), "Thanks!").reply_to(m.message_id))
 //!             .await?;
+//!         // Fix a typo later: Telegram can edit and delete what the bot sent.
+//!         if let Some(id) = report.first_message_id() {
+//!             bot.edit_text(&m.chat_id, id, "Thanks! We are on it.").await?;
+//!         }
 //!     }
 //! }
 //! # Ok(()) }
@@ -43,51 +55,120 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::TryStreamExt;
 use messenger_core::backoff::Backoff;
 use messenger_core::capabilities::telegram::DOWNLOAD_MAX;
 use messenger_core::plan::Part;
+use messenger_core::redact::Secret;
+use messenger_core::registry::{BASE_URL, ConnectorEntry, Credentials, EnvVar};
 use messenger_core::webhook::{WebhookOutcome, WebhookRequest};
 use messenger_core::{
-    AccountInfo, ByteStream, Capabilities, ChatId, ContentKind, Delivery, Error, ErrorKind,
-    EventStream, MediaRef, MediaSource, MessageId, Messenger, OutgoingContent, Platform, Result,
-    SentPart,
+    AccountInfo, ByteStream, Capabilities, ChatId, Delivery, Error, ErrorKind, EventStream,
+    MediaRef, MessageId, Messenger, OutgoingContent, Platform, Result, SentPart,
 };
+use messenger_http::{HttpClient, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 use tracing::debug;
 
 pub mod convert;
 pub mod error;
+pub mod media;
 pub mod poll;
 pub mod webhook;
 pub mod wire;
 
-pub use webhook::{SECRET_HEADER, parse};
+pub use messenger_http::HttpSettings;
+pub use webhook::{SECRET_HEADER, parse, parse_update};
 pub use wire::WebhookInfo;
+
+use wire::{
+    DeleteMessage, DeleteWebhook, EditMessageText, GetFile, GetMe, GetUpdates, GetWebhookInfo,
+    InputFile, Request, SetWebhook,
+};
+
+const TG: Platform = Platform::Telegram;
 
 /// The cloud Bot API server.
 pub const DEFAULT_BASE_URL: &str = "https://api.telegram.org";
 
-/// A string that never shows in `Debug` output.
-#[derive(Clone, PartialEq, Eq)]
-struct Secret(String);
+/// The largest webhook body [`Messenger::handle_webhook`] reads unless configured: 1 MiB.
+///
+/// Telegram sends one `Update` per delivery; the largest message text is 4096 characters
+/// (telegram.md §6), so even an update with a long text, its entities and a quoted reply is
+/// tens of kilobytes. A larger body is not Telegram's and is refused with `TooLarge` (HTTP
+/// `413`) before it is verified or parsed.
+pub const DEFAULT_MAX_WEBHOOK_BODY: usize = 1 << 20;
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
+/// The largest file [`Messenger::download`] fetches unless configured: 20 MB, the limit of
+/// `getFile` on the cloud server (telegram.md §3 getFile).
+pub const DEFAULT_DOWNLOAD_LIMIT: u64 = DOWNLOAD_MAX;
+
+/// The credential key of the webhook secret in [`ENTRY`]'s [`Credentials`].
+pub const WEBHOOK_SECRET: &str = "webhook_secret";
+
+/// The credential key of the bot token in [`ENTRY`]'s [`Credentials`].
+pub const TOKEN: &str = "token";
+
+/// This connector's entry in the tools' registry: the platform, the environment variables
+/// (`TELEGRAM_TOKEN`, required; `TELEGRAM_API_URL` and `TELEGRAM_WEBHOOK_SECRET`, optional),
+/// how to build a bot from credentials, and [`parse`].
+///
+/// ```
+/// use connector_telegram::ENTRY;
+/// use messenger_core::Platform;
+/// assert_eq!(ENTRY.platform, Platform::Telegram);
+/// let env = |name: &str| match name {
+///     "TELEGRAM_TOKEN" => Some("123456:ABC-DEF".to_owned()),
+///     "TELEGRAM_API_URL" => Some("http://127.0.0.1:8081".to_owned()),
+///     _ => None,
+/// };
+/// let credentials = ENTRY.credentials_from_env(env).unwrap();
+/// let bot = (ENTRY.build)(&credentials, &messenger_core::registry::AccountStores::new()).unwrap();
+/// assert_eq!(bot.platform(), Platform::Telegram);
+/// assert!(!format!("{credentials:?}").contains("ABC-DEF"));
+/// assert!((ENTRY.parse)(br#"{"update_id":1,"poll":{"id":"1"}}"#).is_ok());
+/// ```
+pub const ENTRY: ConnectorEntry = ConnectorEntry {
+    platform: Platform::Telegram,
+    env: &[
+        EnvVar::required("TELEGRAM_TOKEN", TOKEN, "the bot token from @BotFather"),
+        EnvVar::optional(
+            "TELEGRAM_API_URL",
+            BASE_URL,
+            "a local Bot API server or a sandbox, instead of https://api.telegram.org",
+        ),
+        EnvVar::optional(
+            "TELEGRAM_WEBHOOK_SECRET",
+            WEBHOOK_SECRET,
+            "the secret_token given to setWebhook; webhooks are refused without it",
+        ),
+    ],
+    build: build_entry,
+    parse,
+    flow: None,
+};
+
+fn build_entry(
+    credentials: &Credentials,
+    _stores: &messenger_core::registry::AccountStores,
+) -> Result<Arc<dyn Messenger>> {
+    Ok(Arc::new(
+        TelegramConfig::from_credentials(credentials)?.build()?,
+    ))
 }
 
 /// The settings of one bot; [`build`](TelegramConfig::build) it into a [`TelegramBot`].
 ///
 /// ```
 /// use std::time::Duration;
-/// use connector_telegram::TelegramConfig;
+/// use connector_telegram::{HttpSettings, TelegramConfig};
 /// let config = TelegramConfig::new("123456:ABC-DEF1234ghIkl")
 ///     .base_url("http://127.0.0.1:8081")
+///     .http(HttpSettings::default().request_timeout(Duration::from_secs(20)))
 ///     .webhook_secret("my_secret-1")
+///     .max_webhook_body(256 * 1024)
+///     .download_limit(None) // a local Bot API server has no download limit
 ///     .poll_timeout(Duration::from_secs(50))
 ///     .allowed_updates(["message", "edited_message", "my_chat_member"]);
 /// assert!(!format!("{config:?}").contains("ABC-DEF"));
@@ -97,43 +178,61 @@ impl fmt::Debug for Secret {
 /// ```
 #[derive(Clone)]
 pub struct TelegramConfig {
-    token: Secret,
+    token: Secret<String>,
     base_url: String,
-    webhook_secret: Option<Secret>,
+    http: HttpSettings,
+    webhook_secret: Option<Secret<String>>,
+    max_webhook_body: usize,
     poll_timeout: Duration,
     poll_limit: u8,
     allowed_updates: Option<Vec<String>>,
     initial_offset: Option<i64>,
-    request_timeout: Duration,
+    poll_max_wait: Duration,
     upload_timeout: Duration,
-    connect_timeout: Duration,
     backoff: Backoff,
     download_limit: Option<u64>,
     capabilities: Capabilities,
-    http_client: Option<reqwest::Client>,
 }
 
 impl TelegramConfig {
     /// Settings for the bot with this token (from @BotFather), with defaults: the cloud server,
-    /// 30 s long polls of up to 100 updates, a 60 s timeout for API calls and 10 min for
-    /// uploads, the 20 MB download limit, [`Capabilities::of`]`(Telegram)`.
+    /// [`HttpSettings::default`] (60 s for an API call), 30 s long polls of up to 100 updates,
+    /// 10 min for a file transfer, the 20 MB download limit, a 1 MiB webhook body limit,
+    /// [`Capabilities::of`]`(Telegram)`.
     pub fn new(token: impl Into<String>) -> Self {
         Self {
-            token: Secret(token.into()),
+            token: Secret::new(token.into()),
             base_url: DEFAULT_BASE_URL.to_owned(),
+            http: HttpSettings::default(),
             webhook_secret: None,
+            max_webhook_body: DEFAULT_MAX_WEBHOOK_BODY,
             poll_timeout: Duration::from_secs(30),
             poll_limit: 100,
             allowed_updates: None,
             initial_offset: None,
-            request_timeout: Duration::from_secs(60),
+            poll_max_wait: Duration::from_secs(60),
             upload_timeout: Duration::from_secs(600),
-            connect_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
-            download_limit: Some(DOWNLOAD_MAX),
+            download_limit: Some(DEFAULT_DOWNLOAD_LIMIT),
             capabilities: Capabilities::of(Platform::Telegram),
-            http_client: None,
         }
+    }
+
+    /// Settings from registry credentials: [`TOKEN`] (required), [`BASE_URL`] and
+    /// [`WEBHOOK_SECRET`] (optional); the rest are the defaults of [`new`](Self::new).
+    pub fn from_credentials(credentials: &Credentials) -> Result<Self> {
+        let mut config = Self::new(
+            credentials
+                .require(TOKEN)
+                .map_err(|e| e.with_platform(TG))?,
+        );
+        if let Some(url) = credentials.get(BASE_URL) {
+            config = config.base_url(url);
+        }
+        if let Some(secret) = credentials.get(WEBHOOK_SECRET) {
+            config = config.webhook_secret(secret);
+        }
+        Ok(config)
     }
 
     /// The server, without `/bot<token>` (a local `telegram-bot-api` server, a test server).
@@ -142,9 +241,24 @@ impl TelegramConfig {
         self
     }
 
+    /// The HTTP client settings: connect and call timeouts, the answer body cap, extra root
+    /// certificates, or a client of your own. A read timeout, if set, must exceed the poll
+    /// timeout (a long poll is silent until updates come).
+    pub fn http(mut self, settings: HttpSettings) -> Self {
+        self.http = settings;
+        self
+    }
+
     /// The secret Telegram sends in [`SECRET_HEADER`]; webhooks are refused without it.
     pub fn webhook_secret(mut self, secret: impl Into<String>) -> Self {
-        self.webhook_secret = Some(Secret(secret.into()));
+        self.webhook_secret = Some(Secret::new(secret.into()));
+        self
+    }
+
+    /// The largest webhook body accepted (default [`DEFAULT_MAX_WEBHOOK_BODY`]); a larger one
+    /// is refused with `TooLarge` (HTTP `413`) before anything else is done with it.
+    pub fn max_webhook_body(mut self, bytes: usize) -> Self {
+        self.max_webhook_body = bytes;
         self
     }
 
@@ -178,21 +292,17 @@ impl TelegramConfig {
         self
     }
 
-    /// The timeout of an API call that uploads nothing (default 60 s).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
+    /// The longest long polling waits before calling again, whatever Telegram asked (a
+    /// `retry_after` of an hour is asked again after this; default 60 s).
+    pub fn poll_max_wait(mut self, wait: Duration) -> Self {
+        self.poll_max_wait = wait;
         self
     }
 
-    /// The timeout of an upload (default 10 min).
+    /// The timeout of a file transfer: an upload, or a download's whole stream (default
+    /// 10 min). Other calls take the [`HttpSettings`] request timeout.
     pub fn upload_timeout(mut self, timeout: Duration) -> Self {
         self.upload_timeout = timeout;
-        self
-    }
-
-    /// The timeout of opening a connection (default 10 s; only for the built-in client).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
         self
     }
 
@@ -202,8 +312,8 @@ impl TelegramConfig {
         self
     }
 
-    /// The largest file [`Messenger::download`] fetches (default 20 MB, the cloud limit;
-    /// `None` for a local server, which has none).
+    /// The largest file [`Messenger::download`] fetches (default [`DEFAULT_DOWNLOAD_LIMIT`],
+    /// the cloud limit; `None` for a local server, which has none).
     pub fn download_limit(mut self, limit: Option<u64>) -> Self {
         self.download_limit = limit;
         self
@@ -212,13 +322,6 @@ impl TelegramConfig {
     /// Overrides the capabilities the planner uses (a local server accepts 2000 MB uploads).
     pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
         self.capabilities = capabilities;
-        self
-    }
-
-    /// Uses this HTTP client (it must use TLS for the cloud server, and its own timeouts, if
-    /// any, must exceed the poll timeout). By default a rustls client is built.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
         self
     }
 
@@ -234,12 +337,14 @@ impl fmt::Debug for TelegramConfig {
         f.debug_struct("TelegramConfig")
             .field("token", &self.token)
             .field("base_url", &self.base_url)
+            .field("http", &self.http)
             .field("webhook_secret", &self.webhook_secret)
+            .field("max_webhook_body", &self.max_webhook_body)
             .field("poll_timeout", &self.poll_timeout)
             .field("poll_limit", &self.poll_limit)
             .field("allowed_updates", &self.allowed_updates)
             .field("initial_offset", &self.initial_offset)
-            .field("request_timeout", &self.request_timeout)
+            .field("poll_max_wait", &self.poll_max_wait)
             .field("upload_timeout", &self.upload_timeout)
             .field("download_limit", &self.download_limit)
             .finish_non_exhaustive()
@@ -248,13 +353,21 @@ impl fmt::Debug for TelegramConfig {
 
 struct Inner {
     config: TelegramConfig,
-    client: reqwest::Client,
+    http: HttpClient,
     base: String,
 }
 
 /// One Telegram bot: the Bot API client and the [`Messenger`] implementation.
 ///
 /// Cheap to clone (the state is shared).
+///
+/// ```
+/// use connector_telegram::{TelegramBot, TelegramConfig};
+/// use messenger_core::Messenger;
+/// let bot = TelegramBot::new(TelegramConfig::new("123456:ABC-DEF")).unwrap();
+/// assert!(bot.is_group_chat(&"-1001234567890".into()));
+/// assert!(bot.capabilities().actions.edit && bot.capabilities().actions.delete);
+/// ```
 #[derive(Clone)]
 pub struct TelegramBot {
     inner: Arc<Inner>,
@@ -269,30 +382,13 @@ impl fmt::Debug for TelegramBot {
 }
 
 fn invalid(message: &str) -> Error {
-    Error::invalid_input(message).with_platform(Platform::Telegram)
-}
-
-/// The method and the file field of a media kind.
-fn media_method(kind: ContentKind) -> Result<(&'static str, &'static str)> {
-    Ok(match kind {
-        ContentKind::Image => ("sendPhoto", "photo"),
-        ContentKind::File => ("sendDocument", "document"),
-        ContentKind::Voice => ("sendVoice", "voice"),
-        ContentKind::Audio => ("sendAudio", "audio"),
-        ContentKind::Video => ("sendVideo", "video"),
-        other => {
-            return Err(
-                Error::unsupported(format!("cannot send {other} on Telegram"))
-                    .with_platform(Platform::Telegram),
-            );
-        }
-    })
+    Error::invalid_input(message).with_platform(TG)
 }
 
 impl TelegramBot {
-    /// Builds a bot from its settings (see [`TelegramConfig::build`]).
+    /// Builds a bot from its settings (see [`TelegramConfig::build`]). No request is made.
     pub fn new(config: TelegramConfig) -> Result<Self> {
-        let token = &config.token.0;
+        let token = config.token.expose_str();
         if token.is_empty()
             || token
                 .chars()
@@ -308,28 +404,9 @@ impl TelegramBot {
         if !(1..=100).contains(&config.poll_limit) {
             return Err(invalid("the poll limit must be 1-100"));
         }
-        let client = match &config.http_client {
-            Some(client) => client.clone(),
-            None => reqwest::Client::builder()
-                .use_rustls_tls()
-                .connect_timeout(config.connect_timeout)
-                // Each read must outlast a long poll, during which the server sends nothing.
-                .read_timeout(config.poll_timeout + Duration::from_secs(30))
-                // A redirect would carry the token-bearing URL elsewhere; Telegram has none.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| {
-                    Error::transport("could not build the HTTP client")
-                        .with_platform(Platform::Telegram)
-                        .with_source(e.without_url())
-                })?,
-        };
+        let http = HttpClient::new(TG, &config.http)?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                config,
-                client,
-                base,
-            }),
+            inner: Arc::new(Inner { config, http, base }),
         })
     }
 
@@ -338,36 +415,49 @@ impl TelegramBot {
         &self.inner.config
     }
 
-    fn method_url(&self, method: &str) -> String {
+    pub(crate) fn http(&self) -> &HttpClient {
+        &self.inner.http
+    }
+
+    pub(crate) fn method_url(&self, method: &str) -> String {
         format!(
             "{}/bot{}/{}",
-            self.inner.base, self.inner.config.token.0, method
+            self.inner.base,
+            self.inner.config.token.expose_str(),
+            method
         )
     }
 
-    async fn execute<T: DeserializeOwned>(
+    pub(crate) fn file_url(&self, path: &str) -> String {
+        format!(
+            "{}/file/bot{}/{}",
+            self.inner.base,
+            self.inner.config.token.expose_str(),
+            path.trim_start_matches('/')
+        )
+    }
+
+    /// Sends a request and decodes the Bot API answer. `changes`: whether the call changes
+    /// something the customer sees (an unreadable success is then `MaybeSent`).
+    pub(crate) async fn execute<T: DeserializeOwned>(
         &self,
         method: &str,
-        request: reqwest::RequestBuilder,
+        request: RequestBuilder,
+        changes: bool,
     ) -> Result<T> {
-        let response = request.send().await.map_err(|e| {
-            let err = error::from_reqwest(e);
+        let answer = self.inner.http.execute(request).await.inspect_err(|err| {
             debug!(method, kind = %err.kind(), delivery = ?err.delivery(), "telegram request failed");
-            err
         })?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(error::from_reqwest)?;
-        let result = error::decode_response::<T>(status, &body).map_err(|err| {
-            // The platform accepted the request but its answer is unreadable: a send may
-            // have gone out.
-            if err.kind() == ErrorKind::Decode && (200..300).contains(&status) {
-                err.with_delivery(Delivery::MaybeSent)
-            } else {
-                err
-            }
-        });
+        let status = answer.status.as_u16();
+        let result =
+            error::decode_answer::<T>(answer.status, &answer.headers, &answer.body, changes);
         match &result {
-            Ok(_) => debug!(method, status, body_len = body.len(), "telegram call ok"),
+            Ok(_) => debug!(
+                method,
+                status,
+                body_len = answer.body.len(),
+                "telegram call ok"
+            ),
             Err(err) => debug!(
                 method,
                 status,
@@ -379,48 +469,65 @@ impl TelegramBot {
         result
     }
 
-    async fn call_json<P: Serialize + ?Sized, T: DeserializeOwned>(
+    async fn post_json<P: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         method: &str,
         params: &P,
-        timeout: Duration,
+        timeout: Option<Duration>,
+        changes: bool,
     ) -> Result<T> {
-        let request = self
-            .inner
-            .client
-            .post(self.method_url(method))
-            .timeout(timeout)
-            .json(params);
-        self.execute(method, request).await
+        let mut request = self.inner.http.post(self.method_url(method)).json(params);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        self.execute(method, request, changes).await
+    }
+
+    /// Calls the method of a typed request with its JSON parameters.
+    ///
+    /// ```no_run
+    /// # async fn run(bot: connector_telegram::TelegramBot) -> messenger_core::Result<()> {
+    /// use connector_telegram::wire::{ChatTarget, DeleteMessage};
+    /// let deleted = bot.call(&DeleteMessage { chat_id: ChatTarget::Id(5), message_id: 45 }).await?;
+    /// assert!(deleted);
+    /// # Ok(()) }
+    /// ```
+    pub async fn call<R: Request>(&self, request: &R) -> Result<R::Response> {
+        self.post_json(request.method(), request, None, R::CHANGES)
+            .await
     }
 
     /// Calls any Bot API method with JSON parameters (an escape hatch for methods the
-    /// connector does not wrap: `sendChatAction`, `editMessageText`...).
+    /// connector does not wrap: `sendChatAction`, `setMyCommands`...).
     ///
     /// `method` must be a plain method name (letters and digits).
-    pub async fn call_method<T: DeserializeOwned>(
+    ///
+    /// ```no_run
+    /// # async fn run(bot: connector_telegram::TelegramBot) -> messenger_core::Result<()> {
+    /// let params = serde_json::json!({"chat_id": 123456789, "action": "typing"});
+    /// let _: bool = bot.call_method("sendChatAction", &params).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn call_method<P: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         method: &str,
-        params: &Value,
+        params: &P,
     ) -> Result<T> {
         if method.is_empty() || !method.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(invalid("a Bot API method name is letters and digits"));
         }
-        self.call_json(method, params, self.inner.config.request_timeout)
-            .await
+        // Unknown methods may send: an unreadable success may have been done.
+        self.post_json(method, params, None, true).await
     }
 
     /// `getMe`: the bot's own user.
     pub async fn get_me(&self) -> Result<wire::User> {
-        self.call_json("getMe", &Map::new(), self.inner.config.request_timeout)
-            .await
+        self.call(&GetMe {}).await
     }
 
     /// `getFile`: the download path of a file (valid for at least an hour).
     pub async fn get_file(&self, file_id: &str) -> Result<wire::File> {
-        let params = serde_json::json!({ "file_id": file_id });
-        self.call_json("getFile", &params, self.inner.config.request_timeout)
-            .await
+        self.call(&GetFile { file_id }).await
     }
 
     /// `setWebhook`: Telegram will POST updates to `url` (HTTPS; ports 443, 80, 88, 8443) with
@@ -437,8 +544,6 @@ impl TelegramBot {
         allowed_updates: Option<&[&str]>,
         drop_pending_updates: bool,
     ) -> Result<()> {
-        let mut params = Map::new();
-        params.insert("url".into(), Value::from(url));
         if let Some(secret) = secret_token {
             let valid = (1..=256).contains(&secret.len())
                 && secret
@@ -449,64 +554,47 @@ impl TelegramBot {
                     "a webhook secret is 1-256 characters of A-Z, a-z, 0-9, _ and -",
                 ));
             }
-            params.insert("secret_token".into(), Value::from(secret));
         }
-        if let Some(types) = allowed_updates {
-            params.insert("allowed_updates".into(), Value::from(types.to_vec()));
-        }
-        params.insert(
-            "drop_pending_updates".into(),
-            Value::from(drop_pending_updates),
-        );
-        self.call_json::<_, bool>("setWebhook", &params, self.inner.config.request_timeout)
-            .await
-            .map(drop)
+        self.call(&SetWebhook {
+            url,
+            secret_token,
+            allowed_updates,
+            drop_pending_updates,
+        })
+        .await
+        .map(drop)
     }
 
     /// `deleteWebhook`: switch back to long polling.
     pub async fn delete_webhook(&self, drop_pending_updates: bool) -> Result<()> {
-        let params = serde_json::json!({ "drop_pending_updates": drop_pending_updates });
-        self.call_json::<_, bool>("deleteWebhook", &params, self.inner.config.request_timeout)
-            .await
-            .map(drop)
+        self.call(&DeleteWebhook {
+            drop_pending_updates,
+        })
+        .await
+        .map(drop)
     }
 
     /// `getWebhookInfo`: the webhook's state (an empty `url` means none is set).
     pub async fn webhook_info(&self) -> Result<WebhookInfo> {
-        self.call_json(
-            "getWebhookInfo",
-            &Map::new(),
-            self.inner.config.request_timeout,
-        )
-        .await
+        self.call(&GetWebhookInfo {}).await
     }
 
-    /// One `getUpdates` call; the raw `result` array.
-    pub(crate) async fn get_updates_raw(&self, offset: Option<i64>) -> Result<Vec<Value>> {
+    /// One `getUpdates` call from `offset`; the raw `result` array.
+    pub(crate) async fn get_updates(&self, offset: Option<i64>) -> Result<Vec<Box<RawValue>>> {
         let config = &self.inner.config;
-        let mut params = Map::new();
-        if let Some(offset) = offset {
-            params.insert("offset".into(), Value::from(offset));
-        }
-        params.insert("limit".into(), Value::from(config.poll_limit));
-        params.insert("timeout".into(), Value::from(config.poll_timeout.as_secs()));
-        if let Some(types) = &config.allowed_updates {
-            params.insert("allowed_updates".into(), Value::from(types.clone()));
-        }
-        self.call_json(
-            "getUpdates",
-            &params,
-            config.poll_timeout + Duration::from_secs(10),
+        let request = GetUpdates {
+            offset,
+            limit: config.poll_limit,
+            timeout: config.poll_timeout.as_secs(),
+            allowed_updates: config.allowed_updates.as_deref(),
+        };
+        self.post_json(
+            request.method(),
+            &request,
+            Some(config.poll_timeout + Duration::from_secs(10)),
+            false,
         )
         .await
-        .map_err(|e| {
-            // A garbled answer (a proxy page) is worth another try; the offset is unchanged.
-            if e.kind() == ErrorKind::Decode {
-                e.with_retryable(true)
-            } else {
-                e
-            }
-        })
     }
 
     /// Long-polls from `offset` (`None`: every update Telegram still holds). See [`poll`].
@@ -514,100 +602,29 @@ impl TelegramBot {
         poll::stream(self.clone(), offset)
     }
 
-    async fn send_media(
-        &self,
-        chat: &ChatId,
-        kind: ContentKind,
-        source: &MediaSource,
-        caption: Option<&str>,
-        reply: Option<wire::ReplyParameters>,
-    ) -> Result<wire::Message> {
-        let (method, field) = media_method(kind)?;
-        let chat_id = convert::chat_id_json(chat)?;
-        let timeout = self.inner.config.request_timeout;
-        let by_reference = match source {
-            MediaSource::Url(url) => Some(url.as_str().to_owned()),
-            MediaSource::Id(id) => Some(id.as_str().to_owned()),
-            _ => None,
-        };
-        if let Some(reference) = by_reference {
-            let mut params = Map::new();
-            params.insert("chat_id".into(), chat_id);
-            params.insert(field.into(), Value::from(reference));
-            if let Some(caption) = caption {
-                params.insert("caption".into(), Value::from(caption));
-            }
-            if let Some(reply) = reply {
-                params.insert("reply_parameters".into(), serde_json::to_value(reply)?);
-            }
-            debug!(method, chat = %chat.fingerprint(), "sending media by reference");
-            return self.call_json(method, &params, timeout).await;
+    /// Checks a text against the capabilities before an edit: Telegram refuses an empty one
+    /// and one over 4096 UTF-16 code units.
+    fn check_text(&self, text: &str) -> Result<()> {
+        let limit = self.inner.config.capabilities.text;
+        if text.is_empty() {
+            return Err(invalid("a Telegram message text cannot be empty"));
         }
-
-        let (body, length, mime, file_name) = match source {
-            MediaSource::Bytes {
-                data,
-                mime_type,
-                file_name,
-            } => (
-                reqwest::Body::from(data.clone()),
-                data.len() as u64,
-                mime_type,
-                file_name,
-            ),
-            MediaSource::Stream {
-                open,
-                length,
-                mime_type,
-                file_name,
-            } => (
-                reqwest::Body::wrap_stream(open()),
-                *length,
-                mime_type,
-                file_name,
-            ),
-            _ => {
-                return Err(Error::unsupported("this media source is not supported")
-                    .with_platform(Platform::Telegram));
-            }
-        };
-        let chat_text = match &chat_id {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let mut form = reqwest::multipart::Form::new().text("chat_id", chat_text);
-        if let Some(caption) = caption {
-            form = form.text("caption", caption.to_owned());
+        let len = limit.unit.len(text);
+        if len > limit.max_len {
+            return Err(Error::too_large(format!(
+                "the text is {len} long; Telegram takes at most {}",
+                limit.max_len
+            ))
+            .with_platform(TG));
         }
-        if let Some(reply) = reply {
-            form = form.text("reply_parameters", serde_json::to_string(&reply)?);
-        }
-        let part = reqwest::multipart::Part::stream_with_length(body, length)
-            .file_name(file_name.clone())
-            .mime_str(mime)
-            .map_err(|_| invalid("the media's MIME type is malformed"))?;
-        form = form.part(field, part);
-        debug!(
-            method,
-            chat = %chat.fingerprint(),
-            bytes = length,
-            mime = %mime,
-            "uploading media"
-        );
-        let request = self
-            .inner
-            .client
-            .post(self.method_url(method))
-            .timeout(self.inner.config.upload_timeout)
-            .multipart(form);
-        self.execute(method, request).await
+        Ok(())
     }
 }
 
 #[async_trait]
 impl Messenger for TelegramBot {
     fn platform(&self) -> Platform {
-        Platform::Telegram
+        TG
     }
 
     fn capabilities(&self) -> &Capabilities {
@@ -618,7 +635,7 @@ impl Messenger for TelegramBot {
     async fn connect(&self) -> Result<AccountInfo> {
         let me = self.get_me().await?;
         Ok(AccountInfo {
-            platform: Platform::Telegram,
+            platform: TG,
             id: me.id.into(),
             name: Some(me.first_name),
             username: me.username,
@@ -626,30 +643,30 @@ impl Messenger for TelegramBot {
     }
 
     async fn send_part(&self, chat: &ChatId, part: &Part) -> Result<SentPart> {
-        let reply = part
-            .reply_to
-            .as_ref()
-            .map(convert::message_id_i64)
-            .transpose()?
-            .map(|message_id| wire::ReplyParameters { message_id });
         let message: wire::Message = match &part.content {
             OutgoingContent::Text { text } => {
-                let mut params = Map::new();
-                params.insert("chat_id".into(), convert::chat_id_json(chat)?);
-                params.insert("text".into(), Value::from(text.as_str()));
-                if let Some(reply) = reply {
-                    params.insert("reply_parameters".into(), serde_json::to_value(reply)?);
-                }
+                let request = convert::send_message(chat, text, part.reply_to.as_ref())?;
                 debug!(chat = %chat.fingerprint(), chars = text.chars().count(), "sending text");
-                self.call_json("sendMessage", &params, self.inner.config.request_timeout)
-                    .await?
+                self.call(&request).await?
             }
             content => {
                 let source = content
                     .media_source()
                     .ok_or_else(|| invalid("media content without media"))?;
-                self.send_media(chat, content.kind(), source, content.caption(), reply)
-                    .await?
+                let request = convert::send_media(
+                    chat,
+                    content.kind(),
+                    source,
+                    content.caption(),
+                    part.reply_to.as_ref(),
+                )?;
+                match request.file {
+                    InputFile::Reference(_) => {
+                        debug!(method = request.method(), chat = %chat.fingerprint(), "sending media by reference");
+                        self.call(&request).await?
+                    }
+                    InputFile::Upload(_) => self.upload(&request).await?,
+                }
             }
         };
         // The message went out: an unreadable date in Telegram's answer must not read as a
@@ -662,6 +679,41 @@ impl Messenger for TelegramBot {
         })
     }
 
+    /// `editMessageText` with plain text. An empty text or one over the limit fails before any
+    /// request. Telegram's "message is not modified" (the text is already this one, as after a
+    /// retried edit) is success.
+    async fn edit_text(&self, chat: &ChatId, message: &MessageId, text: &str) -> Result<()> {
+        let request = EditMessageText {
+            chat_id: convert::chat_target(chat)?,
+            message_id: convert::message_id(message)?,
+            text,
+        };
+        self.check_text(text)?;
+        debug!(chat = %chat.fingerprint(), chars = text.chars().count(), "editing a message");
+        match self.call(&request).await {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err.kind() == ErrorKind::InvalidInput
+                    && err.message().contains("message is not modified") =>
+            {
+                debug!(chat = %chat.fingerprint(), "the message already had this text");
+                Ok(())
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// `deleteMessage` (Telegram deletes only messages under 48 hours old, and in groups only
+    /// where the bot may; a refusal is `InvalidInput`, an unknown message `NotFound`).
+    async fn delete_message(&self, chat: &ChatId, message: &MessageId) -> Result<()> {
+        let request = DeleteMessage {
+            chat_id: convert::chat_target(chat)?,
+            message_id: convert::message_id(message)?,
+        };
+        debug!(chat = %chat.fingerprint(), "deleting a message");
+        self.call(&request).await.map(drop)
+    }
+
     /// Telegram group, supergroup and channel ids are negative (private chats are the user's
     /// positive id); a `@username` chat id names a public channel or supergroup.
     fn is_group_chat(&self, chat: &ChatId) -> bool {
@@ -671,90 +723,20 @@ impl Messenger for TelegramBot {
         }
     }
 
-    /// `getFile`, then a streamed GET of `/file/bot<token>/<file_path>`. Files over the
-    /// download limit (20 MB on the cloud server) are refused with `TooLarge` before any byte
-    /// is read, by the size in `media`, in the `getFile` answer or, failing both, in the
-    /// file answer's `Content-Length`.
+    /// `getFile`, then a streamed GET of `/file/bot<token>/<file_path>`, bounded by the
+    /// download limit (see [`media`]).
     async fn download(&self, media: &MediaRef) -> Result<ByteStream> {
-        let limit = self.inner.config.download_limit;
-        let too_large = |size: u64| {
-            Error::too_large(format!(
-                "the file has {size} bytes; bots can download at most {} bytes",
-                limit.unwrap_or(u64::MAX)
-            ))
-            .with_platform(Platform::Telegram)
-        };
-        let over = |size: Option<u64>| matches!((size, limit), (Some(s), Some(l)) if s > l);
-        if over(media.size) {
-            return Err(too_large(media.size.unwrap_or_default()));
-        }
-        let file = self.get_file(media.id.as_str()).await?;
-        if over(file.file_size) {
-            return Err(too_large(file.file_size.unwrap_or_default()));
-        }
-        let path = file.file_path.ok_or_else(|| {
-            Error::new(ErrorKind::NotFound, "getFile returned no file_path")
-                .with_platform(Platform::Telegram)
-        })?;
-        if path.starts_with('/') {
-            return Err(Error::unsupported(
-                "the local Bot API server returned a local file path; read it from its disk",
-            )
-            .with_platform(Platform::Telegram));
-        }
-        let url = format!(
-            "{}/file/bot{}/{}",
-            self.inner.base,
-            self.inner.config.token.0,
-            path.trim_start_matches('/')
-        );
-        let response = self
-            .inner
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(error::from_reqwest)?;
-        let status = response.status();
-        if !status.is_success() {
-            let code = status.as_u16();
-            let body = response.bytes().await.unwrap_or_default();
-            let err = match error::decode_response::<Value>(code, &body) {
-                Err(err) if err.kind() != ErrorKind::Decode => err,
-                _ => error::from_api_error(code, &wire::ApiError::default()),
-            };
-            // The file URL answers 404 when the path expired or never existed.
-            let err = if code == 404 {
-                err.with_kind(ErrorKind::NotFound)
-            } else {
-                err
-            };
-            return Err(err);
-        }
-        // Neither the inbound object nor getFile may carry a size; the answer's length still
-        // comes before its bytes.
-        if over(response.content_length()) {
-            return Err(too_large(response.content_length().unwrap_or_default()));
-        }
-        debug!(
-            media = %media.id.fingerprint(),
-            size = ?file.file_size,
-            "streaming a telegram file"
-        );
-        let stream = response
-            .bytes_stream()
-            .map_err(|e| std::io::Error::other(e.without_url()));
-        Ok(Box::pin(stream))
+        self.download_file(media).await
     }
 
+    /// Checks the body size, verifies the secret header, then parses (see [`webhook`]).
     async fn handle_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome> {
-        let secret = self
-            .inner
-            .config
-            .webhook_secret
-            .as_ref()
-            .map(|s| s.0.as_str());
-        webhook::handle(request, secret)
+        let config = &self.inner.config;
+        webhook::handle(
+            request,
+            config.webhook_secret.as_ref(),
+            config.max_webhook_body,
+        )
     }
 
     /// `getUpdates` long polling from the configured initial offset; see [`poll`].

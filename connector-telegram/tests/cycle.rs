@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::{Capture, FormPart, TOKEN, bot, fail, ok, path, sent_message};
-use futures::StreamExt;
+use common::{Capture, FormPart, TOKEN, bot, fail, next_within, ok, path, sent_message};
 use messenger_core::plan::DowngradeReason;
 use messenger_core::{
     ContentKind, InboundEvent, MediaSource, Messenger, OutgoingContent, OutgoingMessage,
@@ -124,8 +123,8 @@ async fn receive(server: &mut mockito::ServerGuard, update: Value) -> messenger_
         .create_async()
         .await;
     let mut stream = bot(server).updates().unwrap();
-    let event = stream.next().await.unwrap().unwrap();
-    assert!(stream.next().await.unwrap().is_err());
+    let event = next_within(&mut stream).await.unwrap().unwrap();
+    assert!(next_within(&mut stream).await.unwrap().is_err());
     batch.assert_async().await;
     stop.assert_async().await;
     match event {
@@ -250,7 +249,7 @@ async fn every_media_kind_plan_send_receive_download() {
             .await;
         let mut stream = bot(&server).download(&media).await.unwrap();
         let mut downloaded = Vec::new();
-        while let Some(chunk) = stream.next().await {
+        while let Some(chunk) = next_within(&mut stream).await {
             downloaded.extend_from_slice(&chunk.unwrap());
         }
         get_file.assert_async().await;

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TOKEN, bot, config, fail, ok, path};
+use common::{TOKEN, bot, config, fail, next_within, ok, path};
 use futures::StreamExt;
 use messenger_core::{ErrorKind, MediaRef, Messenger};
 use mockito::Matcher;
@@ -13,7 +13,7 @@ const MB: u64 = 1024 * 1024;
 async fn collect(mut stream: messenger_core::ByteStream) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
     let mut chunks = 0;
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = next_within(&mut stream).await {
         out.extend_from_slice(&chunk.unwrap());
         chunks += 1;
     }
@@ -87,10 +87,10 @@ async fn the_download_is_streamed_not_buffered() {
     let mut stream = bot(&server).download(&MediaRef::new("f")).await.unwrap();
     let mut received = Vec::new();
     while received.len() < 1000 {
-        received.extend_from_slice(&stream.next().await.unwrap().unwrap());
+        received.extend_from_slice(&next_within(&mut stream).await.unwrap().unwrap());
     }
     got_first.send(()).unwrap();
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = next_within(&mut stream).await {
         received.extend_from_slice(&chunk.unwrap());
     }
     assert_eq!(&received[1000..], b"REST");
@@ -217,4 +217,139 @@ async fn over_the_limit_by_content_length_when_no_size_is_known() {
     let bot = config(&server).download_limit(Some(11)).build().unwrap();
     let (bytes, _) = collect(bot.download(&MediaRef::new("f")).await.unwrap()).await;
     assert_eq!(bytes.len(), 11);
+}
+
+/// A raw HTTP/1.1 server on loopback: `getFile` answers a file path without a size, and the
+/// file is `chunks` chunks of `chunk` bytes, chunked, with no `Content-Length`. Returns the
+/// base URL and a receiver of how many file bytes the server managed to write.
+async fn chunked_file_server(
+    chunks: usize,
+    chunk: usize,
+) -> (String, tokio::sync::oneshot::Receiver<(usize, bool)>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (report, written) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut report = Some(report);
+        while let Ok((mut socket, _)) = listener.accept().await {
+            // Read the request head and its body (by Content-Length).
+            let mut seen = Vec::new();
+            let mut buf = vec![0u8; 16 * 1024];
+            let head_end = loop {
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                seen.extend_from_slice(&buf[..n]);
+                if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(end);
+                }
+            };
+            let Some(head_end) = head_end else { continue };
+            let head = String::from_utf8_lossy(&seen[..head_end]).to_lowercase();
+            let body_len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            while seen.len() < head_end + 4 + body_len {
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+            }
+            if head.contains("/getfile ") {
+                let body = br#"{"ok":true,"result":{"file_id":"big","file_unique_id":"u","file_path":"documents/big.bin"}}"#;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.write_all(body).await;
+                let _ = socket.shutdown().await;
+                continue;
+            }
+            // The file: chunked, no Content-Length.
+            let mut written = 0usize;
+            let mut finished = true;
+            if socket
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+                )
+                .await
+                .is_err()
+            {
+                finished = false;
+            }
+            let data = vec![b'x'; chunk];
+            for _ in 0..chunks {
+                if !finished {
+                    break;
+                }
+                let frame = [format!("{chunk:x}\r\n").as_bytes(), &data, b"\r\n"].concat();
+                if socket.write_all(&frame).await.is_err() {
+                    finished = false;
+                    break;
+                }
+                written += chunk;
+            }
+            if finished {
+                finished = socket.write_all(b"0\r\n\r\n").await.is_ok();
+            }
+            let _ = socket.shutdown().await;
+            if let Some(report) = report.take() {
+                let _ = report.send((written, finished));
+            }
+        }
+    });
+    (format!("http://{addr}"), written)
+}
+
+#[tokio::test]
+async fn a_chunked_download_without_a_length_stops_at_the_limit() {
+    // 31 MB in 64 KiB chunks, no Content-Length, no size anywhere: only counting the bytes as
+    // they arrive can stop it. The limit is 1 MiB.
+    const CHUNK: usize = 64 * 1024;
+    let chunks = (31 * MB as usize).div_ceil(CHUNK);
+    let (base, written) = chunked_file_server(chunks, CHUNK).await;
+    let bot = connector_telegram::TelegramConfig::new(TOKEN)
+        .base_url(base)
+        .download_limit(Some(MB))
+        .build()
+        .unwrap();
+    let run = async {
+        let mut stream = bot.download(&MediaRef::new("big")).await.unwrap();
+        let mut total = 0u64;
+        let mut failure = None;
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(chunk) => total += chunk.len() as u64,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let after = stream.next().await;
+        (total, failure, after.is_none())
+    };
+    let (total, failure, ended) = tokio::time::timeout(std::time::Duration::from_secs(30), run)
+        .await
+        .expect("the download ends within 30 s");
+    let failure = failure.expect("31 MB passed a 1 MiB limit");
+    assert_eq!(failure.kind(), std::io::ErrorKind::FileTooLarge);
+    assert!(total <= MB, "{total} bytes passed a 1 MiB limit");
+    assert!(ended, "nothing after the failure");
+    // The client stopped reading: the server could not write the whole file.
+    let (server_wrote, finished) =
+        tokio::time::timeout(std::time::Duration::from_secs(30), written)
+            .await
+            .expect("the server reports")
+            .unwrap();
+    assert!(
+        !finished && server_wrote < chunks * CHUNK,
+        "the whole file was read: {server_wrote} bytes"
+    );
 }

@@ -263,7 +263,9 @@ async fn timeout_after_the_request_was_written_may_have_been_sent() {
     let addr = raw_server(false).await;
     let bot = connector_telegram::TelegramConfig::new(common::TOKEN)
         .base_url(format!("http://{addr}"))
-        .request_timeout(Duration::from_millis(300))
+        .http(
+            connector_telegram::HttpSettings::default().request_timeout(Duration::from_millis(300)),
+        )
         .build()
         .unwrap();
     let err = bot.send_part(&"1".into(), &text_part()).await.unwrap_err();
@@ -313,4 +315,36 @@ async fn api_errors_do_not_carry_the_token_either() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized);
     assert_no_token(&err);
+}
+
+#[tokio::test]
+async fn a_refusal_without_code_or_description_names_the_http_status() {
+    // `{"ok":false}` and nothing else: the status is all there is, and the message says so
+    // (it used to read "HTTP 0 (code 0)").
+    let err = send_against(400, r#"{"ok":false}"#).await;
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(err.platform_code(), Some("400"));
+    let text = err.to_string();
+    assert_eq!(
+        text,
+        "telegram: invalid_input: HTTP 400; Telegram gave no description (code 400)"
+    );
+    let err = send_against(403, r#"{"ok":false}"#).await;
+    assert_eq!(err.kind(), ErrorKind::RecipientBlocked);
+    assert!(err.to_string().contains("HTTP 403"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreadable_answer_says_what_failed_and_where() {
+    let err = send_against(200, r#"{"ok":true,"result":{"message_id":"x"}}"#).await;
+    assert_eq!(err.kind(), ErrorKind::Decode);
+    assert_eq!(
+        err.message(),
+        "the answer is not a Bot API answer: a value of the wrong type (expected i64) at line 1 column 37"
+    );
+    let err = send_against(200, "").await;
+    assert_eq!(
+        err.message(),
+        "the answer is not a Bot API answer: the body is empty"
+    );
 }

@@ -157,24 +157,165 @@ fn poll_dice_game_are_unsupported_with_their_name() {
 }
 
 #[test]
-fn service_messages_are_other_events() {
+fn service_messages_are_other_events_in_their_chat() {
     for (key, value) in [
         ("new_chat_title", json!("New title")),
         (
             "pinned_message",
             json!({"message_id": 1, "date": 0, "chat": {"id": 1, "type": "group"}}),
         ),
-        ("migrate_to_chat_id", json!(-1001234567890_i64)),
         (
             "new_chat_members",
             json!([{"id": 1, "is_bot": false, "first_name": "A"}]),
         ),
     ] {
-        let update = update_with("message", json!({ key: value }));
+        for container in ["message", "edited_channel_post"] {
+            let update = update_with(container, json!({ key: value }));
+            let events = parse(update.to_string().as_bytes()).unwrap();
+            assert_eq!(
+                serde_json::to_value(&events).unwrap(),
+                json!([{"type": "other", "platform": "telegram", "kind": key,
+                        "chat_id": "-1001234567890"}]),
+                "{container} {key}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_group_upgraded_to_a_supergroup_is_an_id_change() {
+    // In the old group: `migrate_to_chat_id` names the new supergroup.
+    let mut update = update_with("message", json!({"migrate_to_chat_id": -1001234567890_i64}));
+    update["message"]["chat"] = json!({"id": -4012345678_i64, "type": "group", "title": "Team"});
+    let events = parse(update.to_string().as_bytes()).unwrap();
+    let expected = json!([{
+        "type": "contact", "platform": "telegram", "chat_id": "-4012345678",
+        "user_id": "123456789", "change": "id_changed", "new_chat_id": "-1001234567890",
+        "timestamp": "2026-01-01T00:01:00Z"
+    }]);
+    assert_eq!(serde_json::to_value(&events).unwrap(), expected);
+    // In the new supergroup: `migrate_from_chat_id` names the old group; the same pair.
+    let update = update_with("message", json!({"migrate_from_chat_id": -4012345678_i64}));
+    let events = parse(update.to_string().as_bytes()).unwrap();
+    assert_eq!(serde_json::to_value(&events).unwrap(), expected);
+}
+
+#[test]
+fn service_updates_carry_the_chat_they_concern() {
+    let chat = json!({"id": -1001234567890_i64, "type": "supergroup", "title": "Team"});
+    let user = json!({"id": 123456789, "is_bot": false, "first_name": "Ivan"});
+    let message = json!({"message_id": 9, "date": 1767225600, "chat": chat, "text": "hi"});
+    let member = json!({"status": "member", "user": user});
+    let cases = [
+        // Payload shapes from the Bot API 10.1 types (CallbackQuery, ChatMemberUpdated,
+        // ChatJoinRequest, MessageReactionUpdated, ...).
+        (
+            "callback_query",
+            json!({"id": "4", "from": user, "chat_instance": "1", "data": "d", "message": message}),
+        ),
+        (
+            "callback_query",
+            json!({"id": "4", "from": user, "chat_instance": "1",
+            "message": {"chat": chat, "message_id": 9, "date": 0}}),
+        ),
+        (
+            "chat_member",
+            json!({"chat": chat, "from": user, "date": 1767225600,
+            "old_chat_member": {"status": "left", "user": user}, "new_chat_member": member}),
+        ),
+        (
+            "chat_join_request",
+            json!({"chat": chat, "from": user, "user_chat_id": 123456789, "date": 1767225600}),
+        ),
+        (
+            "message_reaction",
+            json!({"chat": chat, "message_id": 9, "user": user, "date": 1767225600,
+            "old_reaction": [], "new_reaction": [{"type": "emoji", "emoji": "👍"}]}),
+        ),
+        (
+            "message_reaction_count",
+            json!({"chat": chat, "message_id": 9, "date": 1767225600, "reactions": []}),
+        ),
+        (
+            "chat_boost",
+            json!({"chat": chat, "boost": {"boost_id": "b"}}),
+        ),
+        (
+            "removed_chat_boost",
+            json!({"chat": chat, "boost_id": "b", "remove_date": 1}),
+        ),
+        ("business_message", message.clone()),
+        ("edited_business_message", message.clone()),
+        (
+            "deleted_business_messages",
+            json!({"business_connection_id": "c", "chat": chat, "message_ids": [1]}),
+        ),
+        ("guest_message", message.clone()),
+    ];
+    for (key, payload) in cases {
+        let update = json!({"update_id": 5, key: payload});
         let events = parse(update.to_string().as_bytes()).unwrap();
         assert_eq!(
             serde_json::to_value(&events).unwrap(),
-            json!([{"type": "other", "platform": "telegram", "kind": key}])
+            json!([{"type": "other", "platform": "telegram", "kind": key, "chat_id": "-1001234567890"}]),
+            "{key}"
+        );
+    }
+    // A business connection concerns the private chat with the business user.
+    let update = json!({"update_id": 6, "business_connection": {"id": "c", "user": user,
+        "user_chat_id": 123456789, "date": 1767225600, "is_enabled": true}});
+    assert_eq!(
+        serde_json::to_value(parse(update.to_string().as_bytes()).unwrap()).unwrap(),
+        json!([{"type": "other", "platform": "telegram", "kind": "business_connection", "chat_id": "123456789"}])
+    );
+}
+
+#[test]
+fn chat_less_updates_have_no_chat() {
+    let user = json!({"id": 123456789, "is_bot": false, "first_name": "Ivan"});
+    for (key, payload) in [
+        (
+            "inline_query",
+            json!({"id": "1", "from": user, "query": "pizza", "offset": "", "chat_type": "private"}),
+        ),
+        (
+            "chosen_inline_result",
+            json!({"result_id": "r", "from": user, "query": "q"}),
+        ),
+        (
+            "callback_query",
+            json!({"id": "4", "from": user, "chat_instance": "1", "inline_message_id": "m"}),
+        ),
+        (
+            "callback_query",
+            json!({"id": "4", "from": user, "chat_instance": "1", "message": null}),
+        ),
+        (
+            "poll",
+            json!({"id": "p", "question": "?", "options": [], "total_voter_count": 0}),
+        ),
+        (
+            "poll_answer",
+            json!({"poll_id": "p", "user": user, "option_ids": [0]}),
+        ),
+        (
+            "shipping_query",
+            json!({"id": "s", "from": user, "invoice_payload": "x"}),
+        ),
+        (
+            "pre_checkout_query",
+            json!({"id": "s", "from": user, "currency": "RUB", "total_amount": 1}),
+        ),
+        (
+            "purchased_paid_media",
+            json!({"from": user, "paid_media_payload": "x"}),
+        ),
+    ] {
+        let update = json!({"update_id": 7, key: payload});
+        assert_eq!(
+            serde_json::to_value(parse(update.to_string().as_bytes()).unwrap()).unwrap(),
+            json!([{"type": "other", "platform": "telegram", "kind": key}]),
+            "{key}"
         );
     }
 }
@@ -252,7 +393,8 @@ fn my_chat_member_in_private_chats_is_block_and_unblock() {
     .unwrap();
     assert_eq!(
         serde_json::to_value(&events).unwrap(),
-        json!([{"type": "other", "platform": "telegram", "kind": "my_chat_member"}])
+        json!([{"type": "other", "platform": "telegram", "kind": "my_chat_member",
+                "chat_id": "123456789"}])
     );
 }
 
@@ -319,6 +461,35 @@ fn malformed_input_is_decode_never_a_panic() {
     ] {
         let err = parse(body).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Decode, "{:?}", String::from_utf8_lossy(body));
+        // Each says what failed, never "line 0 column 0".
+        assert!(!err.message().contains("line 0"), "{err}");
+        assert!(err.message().len() > 20, "{err}");
+    }
+}
+
+#[test]
+fn decode_errors_say_what_failed() {
+    let cases: [(&[u8], &str); 5] = [
+        (b"", "the body is not a Telegram update: the body is empty"),
+        (
+            br#"{"update_id":1,"message":{"message_id":1}}"#,
+            "the body is not a Telegram update: missing field `chat` at line 1 column 41",
+        ),
+        (
+            br#"[{"update_id":1,"poll":{}},{"message":{}}]"#,
+            "update 1: the body is not a Telegram update: missing field `message_id` at line 1 column 13",
+        ),
+        (
+            br#"{"ok":true,"result":{}}"#,
+            "the body is not a getUpdates answer: a value of the wrong type (expected a sequence) at line 1 column 20",
+        ),
+        (
+            b"42",
+            "expected a Telegram Update, an array of updates or a getUpdates answer",
+        ),
+    ];
+    for (body, message) in cases {
+        assert_eq!(parse(body).unwrap_err().message(), message);
     }
 }
 

@@ -3,8 +3,7 @@
 
 mod common;
 
-use common::{bot, config, fail, ok, path};
-use futures::StreamExt;
+use common::{bot, config, drain_within, fail, next_within, ok, path};
 use messenger_core::{ErrorKind, EventStream, InboundEvent, Messenger};
 use mockito::Matcher;
 use serde_json::{Value, json};
@@ -44,12 +43,14 @@ fn describe(item: &messenger_core::Result<InboundEvent>) -> String {
     }
 }
 
-async fn drain(mut stream: EventStream) -> Vec<String> {
-    let mut out = Vec::new();
-    while let Some(item) = stream.next().await {
-        out.push(describe(&item));
-    }
-    out
+/// Every item until the stream ends; fails (rather than hangs) after 20 s without an item or
+/// past 20 items.
+async fn drain(stream: EventStream) -> Vec<String> {
+    drain_within(stream, 20)
+        .await
+        .iter()
+        .map(describe)
+        .collect()
 }
 
 #[tokio::test]
@@ -144,12 +145,15 @@ async fn a_batch_is_confirmed_only_after_the_consumer_pulled_all_of_it() {
         .create_async()
         .await;
     let mut stream = bot(&server).updates().unwrap();
-    assert_eq!(describe(&stream.next().await.unwrap()), "m1");
-    assert_eq!(describe(&stream.next().await.unwrap()), "m2");
+    assert_eq!(describe(&next_within(&mut stream).await.unwrap()), "m1");
+    assert_eq!(describe(&next_within(&mut stream).await.unwrap()), "m2");
     // Both events pulled, but the confirming call is made only when the consumer asks for more.
     assert!(!confirm.matched_async().await);
-    assert_eq!(describe(&stream.next().await.unwrap()), "err:conflict");
-    assert!(stream.next().await.is_none());
+    assert_eq!(
+        describe(&next_within(&mut stream).await.unwrap()),
+        "err:conflict"
+    );
+    assert!(next_within(&mut stream).await.is_none());
     confirm.assert_async().await;
 }
 
@@ -280,9 +284,9 @@ async fn fatal_errors_end_the_stream() {
             .create_async()
             .await;
         let mut stream = bot(&server).updates().unwrap();
-        let err = stream.next().await.unwrap().unwrap_err();
+        let err = next_within(&mut stream).await.unwrap().unwrap_err();
         assert_eq!(err.kind(), kind);
-        assert!(stream.next().await.is_none());
+        assert!(next_within(&mut stream).await.is_none());
         mock.assert_async().await;
     }
 }

@@ -229,3 +229,69 @@ async fn verified_update_of_an_unexpected_shape_is_acknowledged_as_malformed() {
     assert_eq!(outcome.events.len(), 1);
     assert!(matches!(outcome.events[0], InboundEvent::Other(_)));
 }
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_before_verification_or_parsing() {
+    let server = mockito::Server::new_async().await;
+    // The default: 1 MiB. A padded but valid update one byte over it is refused; at the limit
+    // it is read.
+    let bot = config(&server).webhook_secret(SECRET).build().unwrap();
+    let limit = connector_telegram::DEFAULT_MAX_WEBHOOK_BODY;
+    assert_eq!(limit, 1 << 20);
+    let padded = |len: usize| {
+        let mut body = UPDATE.as_bytes().to_vec();
+        body.resize(len, b' ');
+        body
+    };
+    let outcome = bot
+        .handle_webhook(&WebhookRequest::post(padded(limit)).header(SECRET_HEADER, SECRET))
+        .await
+        .unwrap();
+    assert_eq!(outcome.events.len(), 1);
+    let err = bot
+        .handle_webhook(&WebhookRequest::post(padded(limit + 1)).header(SECRET_HEADER, SECRET))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TooLarge);
+    assert_eq!(WebhookResponse::for_error(&err).status, 413);
+    // The size is checked first: an oversized body without the secret, or that is not JSON at
+    // all, is refused for its size, not for its secret or its shape.
+    let bot = config(&server)
+        .webhook_secret(SECRET)
+        .max_webhook_body(64)
+        .build()
+        .unwrap();
+    for request in [
+        WebhookRequest::post(vec![b'x'; 65]).header(SECRET_HEADER, SECRET),
+        WebhookRequest::post(vec![b'{'; 65]),
+    ] {
+        let err = bot.handle_webhook(&request).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TooLarge);
+        assert_eq!(WebhookResponse::for_error(&err).status, 413);
+    }
+    // Within the configured limit, a wrong secret is still a wrong secret.
+    let err = bot
+        .handle_webhook(&WebhookRequest::post(vec![b'x'; 64]).header(SECRET_HEADER, "nope"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WebhookRejected);
+}
+
+#[tokio::test]
+async fn service_events_from_a_webhook_carry_their_chat() {
+    let server = mockito::Server::new_async().await;
+    let bot = config(&server).webhook_secret(SECRET).build().unwrap();
+    let body = r#"{"update_id":812345690,"callback_query":{"id":"666","from":{"id":123456789,
+        "is_bot":false,"first_name":"Ivan"},"chat_instance":"1","data":"yes",
+        "message":{"message_id":42,"date":1767225600,"chat":{"id":123456789,"type":"private"},
+        "text":"Confirm?"}}}"#;
+    let outcome = bot
+        .handle_webhook(&WebhookRequest::post(body).header(SECRET_HEADER, SECRET))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&outcome.events).unwrap(),
+        json!([{"type": "other", "platform": "telegram", "kind": "callback_query",
+                "chat_id": "123456789"}])
+    );
+}

@@ -1,5 +1,5 @@
-//! Criterion benchmarks of [`connector_whatsapp::parse`] on webhook deliveries shaped like the
-//! examples of `shared/platforms/whatsapp.md` §6 (illustrative values, written here).
+//! Criterion benchmarks of [`connector_whatsapp::parse`] (and the routing peek) on webhook
+//! deliveries shaped like the examples of `shared/platforms/whatsapp.md` §6 (illustrative values, written here).
 //!
 //! Run: `cargo bench -p connector-whatsapp --bench parse -- --warm-up-time 1 --measurement-time 2`
 
@@ -80,8 +80,24 @@ fn bench(c: &mut Criterion) {
             b.iter(|| connector_whatsapp::parse(black_box(body.as_bytes())).unwrap())
         });
     }
+    // The routing peek on the largest of them: only the phone-number ids are decoded.
+    let body = statuses();
+    let limit = connector_whatsapp::DEFAULT_MAX_WEBHOOK_BODY;
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("route_statuses_50", |b| {
+        b.iter(|| {
+            connector_whatsapp::webhook::phone_number_ids(black_box(body.as_bytes()), limit)
+                .unwrap()
+        })
+    });
     group.finish();
 }
 
-criterion_group!(benches, bench);
+// `criterion_group!` defines a public function it cannot document.
+#[allow(missing_docs)]
+mod group {
+    use super::*;
+    criterion_group!(benches, bench);
+}
+use group::benches;
 criterion_main!(benches);

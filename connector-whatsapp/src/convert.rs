@@ -24,7 +24,8 @@
 //! | `reaction`, `order` | message, `unsupported` `reaction` / `order` (the customer did write: the inbox shows a placeholder) |
 //! | `unsupported`, `unknown` | message, `unsupported` with Meta's inner type where given (`unsupported.type`), else `unsupported` / `unknown` |
 //! | `edit` | message with `edited: true`, the original message's id and the new content |
-//! | `system` (`user_changed_number`) | `other`, `system.<type>` (the customer did not write anything) |
+//! | `system` whose conversation id changed (`user_changed_number`, `user_changed_user_id`, `customer_changed_number`) | contact, `id_changed` with `new_chat_id` (see below) |
+//! | `system` of any other type (`user_identity_changed`...) | `other`, `system.<type>`, in the customer's chat |
 //! | any other type | message, `unsupported` with the type's name |
 //!
 //! | status | event |
@@ -32,12 +33,15 @@
 //! | `sent`, `delivered`, `read` | status `sent` / `delivered` / `read` |
 //! | `played` (a voice note was played) | status `read` |
 //! | `failed` | status `failed`, the error classified by [`crate::error::status_error`] (`131047` -> `outside_reply_window`) |
-//! | anything else (`deleted`, `warning`...) | `other`, `status.<name>` |
+//! | anything else (`deleted`, `warning`...) | `other`, `status.<name>`, in the recipient's chat |
 //!
 //! `user_preferences` with `category: marketing_messages`: `stop` is a contact `opted_out`,
 //! `resume` a contact `opted_in`. (WhatsApp's stop covers marketing messages only; the core has
 //! one opt-out, so a CRM that must keep sending service replies to such a customer decides that
-//! in its own policy.) A `value.errors[]` entry is `other`, `error.<code>`.
+//! in its own policy.) A `value.errors[]` entry is `other`, `error.<code>` (a system-level error
+//! of the number, in no chat).
+//!
+//! ## Conversations
 //!
 //! The sender of a message is `from` (the `wa_id`), else the business-scoped `from_user_id`,
 //! else the only `contacts[]` entry's `wa_id` / `user_id`; its chat is the sender, or the
@@ -47,25 +51,43 @@
 //! (logged with its index, never its content), so one bad item does not lose the rest of a
 //! delivery that WhatsApp would otherwise re-send for days.
 //!
-//! # Outbound
+//! Every `other` event that concerns a conversation carries its `chat_id`: `status.*`,
+//! `call_status` and undecodable statuses the recipient's; `system.*` and undecodable messages
+//! the sender's (or group's); unmodelled preferences the customer's; a change of another field
+//! the one group of its `groups[]`, else its only `contacts[]` entry, else the one recipient
+//! of its `message_echoes[]`. Account-wide changes (`account_update`, template updates,
+//! `value.errors[]`) have none.
 //!
-//! [`message_body`], [`template_body`] and [`mark_read_body`] build the exact JSON the
-//! connector POSTs to `/{phone-number-id}/messages`; the connector uses the same builders.
+//! ## A customer whose id changes
+//!
+//! A customer's conversation is keyed by their phone number (`wa_id`) where WhatsApp gives
+//! it, else by their business-scoped user id (BSUID). A `system` message that moves that key
+//! is a contact event `id_changed`: `chat_id` and `user_id` are the old key, `new_chat_id` the
+//! new one, so that a CRM relinks the conversation.
+//! - With `from` (the old number): the new key is `system.wa_id` (or `new_wa_id`). A
+//!   `user_changed_user_id` whose number stayed the same changes no key: it is `other`,
+//!   `system.user_changed_user_id`, in that number's chat.
+//! - Without `from` (a username user): the old key is `system.previous_user_id` (else
+//!   `from_user_id`), the new one `system.user_id`.
+//!
+//! A `system` message is not the customer writing: it opens no reply window.
 
 use chrono::{DateTime, Utc};
 use messenger_core::plan::Part;
 use messenger_core::{
     ChatId, ContactChange, ContactEvent, Content, DeliveryStatus, Error, InboundEvent, MediaId,
     MediaRef, MediaSource, MessageEvent, MessageId, OtherEvent, OutgoingContent, Platform, Result,
-    Sender, StatusEvent, UserId,
+    Sender, StatusEvent, Template, UserId,
 };
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::status_error;
 use crate::wire::{
-    Change, ChangeValue, InboundMessage, MediaIn, MediaObject, Payload, ReplyContext, SendRequest,
-    StatusIn, TemplateLanguage, TemplateObject, TextObject, UserPreference, WaContact,
-    WebhookPayload,
+    Change, ChangeValue, Delivery, InboundMessage, ItemChat, MediaIn, MediaObject,
+    OtherChangeValue, Payload, ReplyContext, SendRequest, StatusIn, Str, SystemIn,
+    TemplateLanguage, TemplateObject, TextObject, UserPreference, ValueNumber, WaContact,
+    WebhookPayload, WireError,
 };
 
 const WA: Platform = Platform::WhatsApp;
@@ -84,19 +106,60 @@ pub(crate) enum NumberFilter<'a> {
     Only(&'a str),
 }
 
-/// The events of a whole delivery, in the order WhatsApp sent them.
+impl NumberFilter<'_> {
+    /// Whether a change for the number `id` (where it names one) is skipped.
+    fn skips(self, id: Option<&str>) -> bool {
+        matches!((self, id), (NumberFilter::Only(mine), Some(other)) if other != mine)
+    }
+}
+
+/// The events of a delivery read in one pass ([`Delivery`]), in the order WhatsApp sent them:
+/// the same as [`payload_events`] of the same body.
+pub(crate) fn delivery_events(
+    delivery: Delivery<'_>,
+    filter: NumberFilter<'_>,
+) -> Vec<InboundEvent> {
+    let mut out = Vec::new();
+    let mut skipped = 0usize;
+    for change in delivery.changes {
+        let number = change
+            .value
+            .as_ref()
+            .and_then(|v| v.metadata.as_ref())
+            .and_then(|m| m.phone_number_id.as_deref());
+        if filter.skips(number) {
+            skipped += 1;
+            continue;
+        }
+        let field = change.field.as_deref().unwrap_or("unknown");
+        match change.value {
+            Some(items) => append(&mut out, items.events),
+            None if matches!(field, "messages" | "user_preferences") => {
+                tracing::warn!(field, "whatsapp webhook: change value not decodable");
+                out.push(other(format!("undecodable.{field}"), None));
+            }
+            None => out.push(other(field, None)),
+        }
+    }
+    if skipped > 0 {
+        tracing::debug!(
+            skipped,
+            "whatsapp webhook: changes for other phone numbers skipped"
+        );
+    }
+    out
+}
+
+/// The events of a whole delivery read layer by layer, in the order WhatsApp sent them.
 pub(crate) fn payload_events(
-    payload: WebhookPayload,
+    payload: WebhookPayload<'_>,
     filter: NumberFilter<'_>,
 ) -> Vec<InboundEvent> {
     let mut out = Vec::new();
     let mut skipped = 0usize;
     for entry in payload.entry {
         for change in entry.changes {
-            if let NumberFilter::Only(id) = filter
-                && let Some(other) = change_phone_number_id(&change)
-                && other != id
-            {
+            if filter.skips(change.value.and_then(ValueNumber::of).as_deref()) {
                 skipped += 1;
                 continue;
             }
@@ -112,74 +175,138 @@ pub(crate) fn payload_events(
     out
 }
 
-/// The `metadata.phone_number_id` of a change, where it has one.
-pub(crate) fn change_phone_number_id(change: &Change) -> Option<String> {
-    let id = change.value.get("metadata")?.get("phone_number_id")?;
-    match id {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn other(kind: impl Into<String>) -> InboundEvent {
-    InboundEvent::Other(OtherEvent {
-        platform: WA,
-        kind: kind.into(),
+fn other(kind: impl Into<String>, chat: Option<String>) -> InboundEvent {
+    let event = OtherEvent::new(WA, kind);
+    InboundEvent::Other(match chat {
+        Some(chat) => event.in_chat(chat),
+        None => event,
     })
 }
 
-fn change_events(change: Change, out: &mut Vec<InboundEvent>) {
-    let field = change.field.clone().unwrap_or_else(|| "unknown".to_owned());
-    match field.as_str() {
+/// Decodes one raw JSON item as `T`.
+fn decode_raw<'a, T: serde::Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
+    serde_json::from_str(raw?.get()).ok()
+}
+
+fn change_events(change: Change<'_>, out: &mut Vec<InboundEvent>) {
+    let field = change.field.as_deref().unwrap_or("unknown");
+    let raw = change.value;
+    match field {
         "messages" | "user_preferences" => {
-            let value: ChangeValue = match serde_json::from_value(change.value) {
-                Ok(v) => v,
-                Err(_) => {
-                    tracing::warn!(field = %field, "whatsapp webhook: change value not decodable");
-                    out.push(other(format!("undecodable.{field}")));
+            // A missing or `null` value is as undecodable as a malformed one.
+            let value: ChangeValue<'_> = match raw.map(|r| serde_json::from_str(r.get())) {
+                Some(Ok(v)) => v,
+                None | Some(Err(_)) => {
+                    tracing::warn!(field, "whatsapp webhook: change value not decodable");
+                    out.push(other(format!("undecodable.{field}"), None));
                     return;
                 }
             };
             value_events(value, out);
         }
-        _ => out.push(other(field)),
+        _ => {
+            let chat = decode_raw::<OtherChangeValue>(raw).and_then(|v| other_change_chat(&v));
+            out.push(other(field, chat));
+        }
     }
 }
 
-fn value_events(value: ChangeValue, out: &mut Vec<InboundEvent>) {
-    for (index, raw) in value.messages.into_iter().enumerate() {
-        match serde_json::from_value::<InboundMessage>(raw) {
+/// The one conversation a change of an unmodelled field concerns, where it has one.
+fn other_change_chat(value: &OtherChangeValue<'_>) -> Option<String> {
+    let single = |ids: Vec<Option<&str>>| -> Option<String> {
+        let mut ids = ids.into_iter();
+        let first = ids.next()??;
+        ids.all(|id| id == Some(first)).then(|| first.to_owned())
+    };
+    if !value.groups.is_empty() {
+        return single(
+            value
+                .groups
+                .iter()
+                .map(|g| non_empty(g.group_id.as_ref()))
+                .collect(),
+        );
+    }
+    if let [contact] = &value.contacts[..] {
+        return contact_id(contact);
+    }
+    if value.contacts.is_empty() && !value.message_echoes.is_empty() {
+        return single(
+            value
+                .message_echoes
+                .iter()
+                .map(|e| non_empty(e.to.as_ref()))
+                .collect(),
+        );
+    }
+    None
+}
+
+fn contact_id(contact: &WaContact<'_>) -> Option<String> {
+    non_empty(contact.wa_id.as_ref())
+        .or(non_empty(contact.user_id.as_ref()))
+        .map(str::to_owned)
+}
+
+/// The conversation of a raw item that could not be decoded whole, where it names one.
+fn raw_item_chat(raw: &RawValue) -> Option<String> {
+    let item: ItemChat<'_> = serde_json::from_str(raw.get()).ok()?;
+    non_empty(item.group_id.as_ref())
+        .or(non_empty(item.from.as_ref()))
+        .or(non_empty(item.from_user_id.as_ref()))
+        .or(non_empty(item.recipient_id.as_ref()))
+        .or(non_empty(item.recipient_user_id.as_ref()))
+        .or(non_empty(item.wa_id.as_ref()))
+        .or(non_empty(item.user_id.as_ref()))
+        .map(str::to_owned)
+}
+
+/// Appends `list` to `out`, taking it whole where `out` is empty (no copy).
+pub(crate) fn append(out: &mut Vec<InboundEvent>, list: Vec<InboundEvent>) {
+    if out.is_empty() {
+        *out = list;
+    } else {
+        out.extend(list);
+    }
+}
+
+pub(crate) fn error_event(error: &WireError) -> InboundEvent {
+    match error.code {
+        Some(code) => other(format!("error.{code}"), None),
+        None => other("error", None),
+    }
+}
+
+fn value_events(value: ChangeValue<'_>, out: &mut Vec<InboundEvent>) {
+    for (index, raw) in value.messages.iter().enumerate() {
+        match serde_json::from_str::<InboundMessage<'_>>(raw.get()) {
             Ok(msg) => out.push(message_event(msg, &value.contacts, index)),
             Err(_) => {
                 tracing::warn!(index, "whatsapp webhook: message not decodable");
-                out.push(other("undecodable.message"));
+                out.push(other("undecodable.message", raw_item_chat(raw)));
             }
         }
     }
-    for (index, raw) in value.statuses.into_iter().enumerate() {
-        match serde_json::from_value::<StatusIn>(raw) {
+    for (index, raw) in value.statuses.iter().enumerate() {
+        match serde_json::from_str::<StatusIn<'_>>(raw.get()) {
             Ok(status) => out.push(status_event(status, index)),
             Err(_) => {
                 tracing::warn!(index, "whatsapp webhook: status not decodable");
-                out.push(other("undecodable.status"));
+                out.push(other("undecodable.status", raw_item_chat(raw)));
             }
         }
     }
-    for (index, raw) in value.user_preferences.into_iter().enumerate() {
-        match serde_json::from_value::<UserPreference>(raw) {
+    for (index, raw) in value.user_preferences.iter().enumerate() {
+        match serde_json::from_str::<UserPreference<'_>>(raw.get()) {
             Ok(pref) => out.push(preference_event(pref, index)),
             Err(_) => {
                 tracing::warn!(index, "whatsapp webhook: user preference not decodable");
-                out.push(other("undecodable.user_preference"));
+                out.push(other("undecodable.user_preference", raw_item_chat(raw)));
             }
         }
     }
-    for error in value.errors {
-        match error.code {
-            Some(code) => out.push(other(format!("error.{code}"))),
-            None => out.push(other("error")),
-        }
+    for error in &value.errors {
+        out.push(error_event(error));
     }
 }
 
@@ -187,12 +314,19 @@ fn timestamp(secs: Option<i64>) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(secs?, 0)
 }
 
-fn non_empty(s: Option<&String>) -> Option<&str> {
-    s.map(String::as_str).filter(|s| !s.is_empty())
+fn non_empty<'s>(s: Option<&'s Str<'_>>) -> Option<&'s str> {
+    s.map(Str::as_str).filter(|s| !s.is_empty())
+}
+
+fn owned(s: &Option<Str<'_>>) -> Option<String> {
+    s.as_deref().map(str::to_owned)
 }
 
 /// The contact entry that describes the sender of `msg`.
-fn sender_contact<'a>(msg: &InboundMessage, contacts: &'a [WaContact]) -> Option<&'a WaContact> {
+fn sender_contact<'c, 'a>(
+    msg: &InboundMessage<'_>,
+    contacts: &'c [WaContact<'a>],
+) -> Option<&'c WaContact<'a>> {
     contacts
         .iter()
         .find(|c| {
@@ -206,38 +340,90 @@ fn sender_contact<'a>(msg: &InboundMessage, contacts: &'a [WaContact]) -> Option
         })
 }
 
-fn message_event(msg: InboundMessage, contacts: &[WaContact], index: usize) -> InboundEvent {
+/// The system types that can move a customer's conversation key.
+const ID_CHANGES: &[&str] = &[
+    "user_changed_number",
+    "user_changed_user_id",
+    "customer_changed_number",
+];
+
+/// A `system` message: a contact `id_changed` where the conversation key moved, else `other`
+/// (see the module docs).
+fn system_event(
+    msg: &InboundMessage<'_>,
+    system: Option<&SystemIn<'_>>,
+    index: usize,
+) -> InboundEvent {
+    let sub = system
+        .and_then(|s| non_empty(s.kind.as_ref()))
+        .unwrap_or("unknown");
+    let empty = SystemIn::default();
+    let system = system.unwrap_or(&empty);
+    let (old, new) = match non_empty(msg.from.as_ref()) {
+        Some(number) => (
+            Some(number),
+            non_empty(system.wa_id.as_ref()).or(non_empty(system.new_wa_id.as_ref())),
+        ),
+        None => (
+            non_empty(system.previous_user_id.as_ref()).or(non_empty(msg.from_user_id.as_ref())),
+            non_empty(system.user_id.as_ref()),
+        ),
+    };
+    let at = timestamp(msg.timestamp);
+    match (old, new, at) {
+        (Some(old), Some(new), Some(at)) if ID_CHANGES.contains(&sub) && old != new => {
+            InboundEvent::Contact(ContactEvent {
+                platform: WA,
+                chat_id: ChatId::new(old),
+                user_id: UserId::new(old),
+                change: ContactChange::IdChanged,
+                new_chat_id: Some(ChatId::new(new)),
+                timestamp: at,
+            })
+        }
+        (old, _, _) => {
+            if ID_CHANGES.contains(&sub) && at.is_none() {
+                tracing::warn!(index, "whatsapp webhook: id change without a timestamp");
+            }
+            other(format!("system.{sub}"), old.map(str::to_owned))
+        }
+    }
+}
+
+pub(crate) fn message_event(
+    msg: InboundMessage<'_>,
+    contacts: &[WaContact<'_>],
+    index: usize,
+) -> InboundEvent {
+    let kind = msg.kind.as_deref().unwrap_or("unknown");
+    if kind == "system" {
+        return system_event(&msg, msg.system.as_ref(), index);
+    }
     let contact = sender_contact(&msg, contacts);
     let sender_id = non_empty(msg.from.as_ref())
         .or(non_empty(msg.from_user_id.as_ref()))
         .or_else(|| contact.and_then(|c| non_empty(c.wa_id.as_ref())))
         .or_else(|| contact.and_then(|c| non_empty(c.user_id.as_ref())))
         .map(str::to_owned);
-    let (Some(sender_id), Some(id), Some(at)) =
-        (sender_id, msg.id.clone(), timestamp(msg.timestamp))
-    else {
+    // A group message belongs to the group's conversation; its sender is the participant.
+    let chat = non_empty(msg.group_id.as_ref())
+        .map(str::to_owned)
+        .or_else(|| sender_id.clone());
+    let (Some(sender_id), Some(chat), Some(id), Some(at)) = (
+        sender_id,
+        chat.clone(),
+        owned(&msg.id),
+        timestamp(msg.timestamp),
+    ) else {
         tracing::warn!(
             index,
             "whatsapp webhook: message without sender, id or timestamp"
         );
-        return other("undecodable.message");
+        return other("undecodable.message", chat);
     };
-    let kind = msg.kind.clone().unwrap_or_else(|| "unknown".to_owned());
-    if kind == "system" {
-        let sub = msg
-            .system
-            .as_ref()
-            .and_then(|s| s.kind.clone())
-            .unwrap_or_else(|| "unknown".to_owned());
-        return other(format!("system.{sub}"));
-    }
     let name = contact
         .and_then(|c| c.profile.as_ref())
-        .and_then(|p| p.name.clone());
-    // A group message belongs to the group's conversation; its sender is the participant.
-    let chat = non_empty(msg.group_id.as_ref())
-        .map(str::to_owned)
-        .unwrap_or_else(|| sender_id.clone());
+        .and_then(|p| owned(&p.name));
     let sender = Some(Sender {
         id: UserId::new(sender_id),
         name,
@@ -246,7 +432,7 @@ fn message_event(msg: InboundMessage, contacts: &[WaContact], index: usize) -> I
     let (message_id, edited, content, reply_to) = if kind == "edit" {
         let edit = msg.edit.as_deref();
         let original = edit
-            .and_then(|e| e.original_message_id.clone())
+            .and_then(|e| owned(&e.original_message_id))
             .unwrap_or_else(|| id.clone());
         let content = match edit.and_then(|e| e.message.as_ref()) {
             Some(inner) => content_of(inner),
@@ -259,7 +445,7 @@ fn message_event(msg: InboundMessage, contacts: &[WaContact], index: usize) -> I
         let reply_to = msg
             .context
             .as_ref()
-            .and_then(|c| c.id.clone())
+            .and_then(|c| owned(&c.id))
             .map(MessageId::new);
         (id, false, content_of(&msg), reply_to)
     };
@@ -276,13 +462,13 @@ fn message_event(msg: InboundMessage, contacts: &[WaContact], index: usize) -> I
     })
 }
 
-fn media_ref(media: &MediaIn, with_name: bool) -> Option<MediaRef> {
+fn media_ref(media: &MediaIn<'_>, with_name: bool) -> Option<MediaRef> {
     let id = non_empty(media.id.as_ref())?;
     Some(MediaRef {
         id: MediaId::new(id),
-        mime_type: media.mime_type.clone(),
+        mime_type: owned(&media.mime_type),
         file_name: if with_name {
-            media.filename.clone()
+            owned(&media.filename)
         } else {
             None
         },
@@ -297,14 +483,14 @@ fn unsupported(kind: &str) -> Content {
 }
 
 /// The core content of one inbound message (see the module table).
-fn content_of(msg: &InboundMessage) -> Content {
+fn content_of(msg: &InboundMessage<'_>) -> Content {
     let kind = msg.kind.as_deref().unwrap_or("unknown");
-    let media = |m: &Option<MediaIn>, with_name: bool| {
+    let media = |m: &Option<MediaIn<'_>>, with_name: bool| {
         m.as_ref()
-            .and_then(|m| media_ref(m, with_name).map(|r| (r, m.caption.clone())))
+            .and_then(|m| media_ref(m, with_name).map(|r| (r, owned(&m.caption))))
     };
     match kind {
-        "text" => match msg.text.as_ref().and_then(|t| t.body.clone()) {
+        "text" => match msg.text.as_ref().and_then(|t| owned(&t.body)) {
             Some(text) => Content::Text { text },
             None => unsupported("text"),
         },
@@ -343,8 +529,8 @@ fn content_of(msg: &InboundMessage) -> Content {
                 (Some(latitude), Some(longitude)) => Content::Location {
                     latitude,
                     longitude,
-                    name: loc.name.clone(),
-                    address: loc.address.clone(),
+                    name: owned(&loc.name),
+                    address: owned(&loc.address),
                 },
                 _ => unsupported("location"),
             },
@@ -353,7 +539,7 @@ fn content_of(msg: &InboundMessage) -> Content {
         "contacts" => match msg.contacts.as_ref().and_then(|c| c.first()) {
             Some(card) => {
                 let name = card.name.as_ref().and_then(|n| {
-                    n.formatted_name.clone().or_else(|| {
+                    owned(&n.formatted_name).or_else(|| {
                         let parts: Vec<&str> = [n.first_name.as_deref(), n.last_name.as_deref()]
                             .into_iter()
                             .flatten()
@@ -364,8 +550,8 @@ fn content_of(msg: &InboundMessage) -> Content {
                 let phone = card.phones.first();
                 Content::Contact {
                     name,
-                    phone: phone.and_then(|p| p.phone.clone()),
-                    user_id: phone.and_then(|p| p.wa_id.clone()).map(UserId::new),
+                    phone: phone.and_then(|p| owned(&p.phone)),
+                    user_id: phone.and_then(|p| owned(&p.wa_id)).map(UserId::new),
                 }
             }
             None => unsupported("contacts"),
@@ -373,7 +559,7 @@ fn content_of(msg: &InboundMessage) -> Content {
         "button" => match msg
             .button
             .as_ref()
-            .and_then(|b| b.text.clone().or_else(|| b.payload.clone()))
+            .and_then(|b| owned(&b.text).or_else(|| owned(&b.payload)))
         {
             Some(text) => Content::Text { text },
             None => unsupported("button"),
@@ -386,7 +572,7 @@ fn content_of(msg: &InboundMessage) -> Content {
                 .button_reply
                 .as_ref()
                 .or(interactive.list_reply.as_ref());
-            match reply.and_then(|r| r.title.clone()) {
+            match reply.and_then(|r| owned(&r.title)) {
                 Some(text) => Content::Text { text },
                 None => unsupported(&format!(
                     "interactive.{}",
@@ -406,31 +592,31 @@ fn content_of(msg: &InboundMessage) -> Content {
     }
 }
 
-fn status_event(status: StatusIn, index: usize) -> InboundEvent {
-    if status.kind.as_deref() == Some("call") {
-        return other("call_status");
-    }
+pub(crate) fn status_event(status: StatusIn<'_>, index: usize) -> InboundEvent {
     let chat = non_empty(status.recipient_id.as_ref())
         .or(non_empty(status.recipient_user_id.as_ref()))
         .map(str::to_owned);
+    if status.kind.as_deref() == Some("call") {
+        return other("call_status", chat);
+    }
     let (Some(chat), Some(id), Some(at), Some(name)) = (
-        chat,
-        status.id.clone(),
+        chat.clone(),
+        owned(&status.id),
         timestamp(status.timestamp),
-        status.status.clone(),
+        status.status.as_deref(),
     ) else {
         tracing::warn!(
             index,
             "whatsapp webhook: status without recipient, id, timestamp or value"
         );
-        return other("undecodable.status");
+        return other("undecodable.status", chat);
     };
-    let (delivery, error) = match name.as_str() {
+    let (delivery, error) = match name {
         "sent" => (DeliveryStatus::Sent, None),
         "delivered" => (DeliveryStatus::Delivered, None),
         "read" | "played" => (DeliveryStatus::Read, None),
         "failed" => (DeliveryStatus::Failed, Some(status_error(&status.errors))),
-        _ => return other(format!("status.{name}")),
+        _ => return other(format!("status.{name}"), Some(chat)),
     };
     InboundEvent::Status(StatusEvent {
         platform: WA,
@@ -442,29 +628,30 @@ fn status_event(status: StatusIn, index: usize) -> InboundEvent {
     })
 }
 
-fn preference_event(pref: UserPreference, index: usize) -> InboundEvent {
+pub(crate) fn preference_event(pref: UserPreference<'_>, index: usize) -> InboundEvent {
+    let user = non_empty(pref.wa_id.as_ref())
+        .or(non_empty(pref.user_id.as_ref()))
+        .map(str::to_owned);
     let category = pref.category.as_deref().unwrap_or("unknown");
     let value = pref.value.as_deref().unwrap_or("unknown");
     let change = match (category, value) {
         ("marketing_messages", "stop") => ContactChange::OptedOut,
         ("marketing_messages", "resume") => ContactChange::OptedIn,
-        _ => return other(format!("user_preferences.{category}.{value}")),
+        _ => return other(format!("user_preferences.{category}.{value}"), user),
     };
-    let user = non_empty(pref.wa_id.as_ref())
-        .or(non_empty(pref.user_id.as_ref()))
-        .map(str::to_owned);
-    let (Some(user), Some(at)) = (user, timestamp(pref.timestamp)) else {
+    let (Some(user), Some(at)) = (user.clone(), timestamp(pref.timestamp)) else {
         tracing::warn!(
             index,
             "whatsapp webhook: user preference without user or timestamp"
         );
-        return other("undecodable.user_preference");
+        return other("undecodable.user_preference", user);
     };
     InboundEvent::Contact(ContactEvent {
         platform: WA,
         chat_id: ChatId::new(user.clone()),
         user_id: UserId::new(user),
         change,
+        new_chat_id: None,
         timestamp: at,
     })
 }
@@ -661,36 +848,29 @@ fn media_object(
 ///
 /// `components` is Meta's array of header / body / button components, passed through as
 /// given; `Value::Null` (or an empty array) leaves it out, for templates without parameters.
+/// Anything else than an array or null is `InvalidInput`.
 ///
 /// ```
 /// use connector_whatsapp::convert::template_body;
-/// use messenger_core::ChatId;
-/// let body = template_body(&ChatId::new("16505551234"), "hello_world", "en_US",
-///     &serde_json::Value::Null).unwrap();
+/// use messenger_core::{ChatId, Template};
+/// let body = template_body(&ChatId::new("16505551234"), &Template::new("hello_world", "en_US")).unwrap();
 /// assert_eq!(body["template"], serde_json::json!({"name": "hello_world", "language": {"code": "en_US"}}));
 /// ```
-pub fn template_body(to: &ChatId, name: &str, language: &str, components: &Value) -> Result<Value> {
-    Ok(serde_json::to_value(template_request(
-        to, name, language, components,
-    )?)?)
+pub fn template_body(to: &ChatId, template: &Template) -> Result<Value> {
+    Ok(serde_json::to_value(template_request(to, template)?)?)
 }
 
-pub(crate) fn template_request(
-    to: &ChatId,
-    name: &str,
-    language: &str,
-    components: &Value,
-) -> Result<SendRequest> {
+pub(crate) fn template_request(to: &ChatId, template: &Template) -> Result<SendRequest> {
     if to.as_str().is_empty() {
         return Err(invalid("the recipient is empty"));
     }
-    if name.trim().is_empty() || language.trim().is_empty() {
+    if template.name.trim().is_empty() || template.language.trim().is_empty() {
         return Err(invalid("a template needs a name and a language code"));
     }
-    let components = match components {
+    let components = match &template.components {
         Value::Null => None,
         Value::Array(a) if a.is_empty() => None,
-        Value::Array(_) => Some(components.clone()),
+        Value::Array(_) => Some(template.components.clone()),
         _ => {
             return Err(invalid(
                 "template components must be a JSON array (or null for none)",
@@ -704,9 +884,9 @@ pub(crate) fn template_request(
         context: None,
         payload: Payload::Template {
             template: TemplateObject {
-                name: name.to_owned(),
+                name: template.name.clone(),
                 language: TemplateLanguage {
-                    code: language.to_owned(),
+                    code: template.language.clone(),
                 },
                 components,
             },

@@ -3,15 +3,15 @@
 //! The class is keyed on the Graph `error.code`, never on the HTTP status: Meta's own tables
 //! give code 4 as HTTP 400 in one copy and 429 in another, and tell integrators to build on
 //! `code` (and `error_data.details`), not on titles or the deprecated `error_subcode`. The same
-//! table serves the immediate answer of a request ([`from_response`]) and a later `failed`
+//! table serves the immediate answer of a request ([`from_answer`]) and a later `failed`
 //! status webhook ([`status_error`]), so a code means the same thing on both paths.
 //!
 //! | code | meaning (from `shared/platforms/whatsapp.md` §7.2) | kind |
 //! |---|---|---|
-//! | 4 | app-level API call rate limit | `RateLimited` (retryable) |
-//! | 80007 | WhatsApp Business Account rate limit | `RateLimited` (retryable) |
-//! | 130429 | Cloud API throughput reached | `RateLimited` (retryable) |
-//! | 131056 | business / consumer pair rate limit (about 1 message per 6 s to one user) | `RateLimited` (retryable) |
+//! | 4 | app-level API call rate limit | `RateLimited` (retryable), scope `account` |
+//! | 80007 | WhatsApp Business Account rate limit | `RateLimited` (retryable), scope `account` |
+//! | 130429 | Cloud API throughput reached (80 msg/s per number by default) | `RateLimited` (retryable), scope `account` |
+//! | 131056 | business / consumer pair rate limit (about 1 message per 6 s to one user) | `RateLimited` (retryable), scope `chat` |
 //! | 131047 | re-engagement message: more than 24 h since the customer last wrote | `OutsideReplyWindow` |
 //! | 131026 | message undeliverable (not a WhatsApp user, terms not accepted, outdated app...) | `RecipientBlocked` |
 //! | 0, 190 | auth exception / access token expired or invalid | `Unauthorized` |
@@ -32,20 +32,23 @@
 //! limit). It is mapped to `RecipientBlocked` because the caller's action is the same: this
 //! recipient cannot be reached now, and trying again as-is does not help.
 //!
-//! Without a Graph error body (a proxy's HTML page, an empty 502), the HTTP status decides:
-//! 5xx is a retryable `Transport`, 429 `RateLimited`, 401 `Unauthorized`, 404 `NotFound`, other
-//! statuses `Platform` with the status as code. An error body that says `is_transient: true`
+//! The rate scope ([`RateScope`]) tells the rate-limit layer how far a pause reaches: the
+//! three quotas of the number, the app or the business account pause every chat of the
+//! account; the pair limit pauses only the one customer.
+//!
+//! Without a Graph error body with a code (a proxy's HTML page, an empty 502), the HTTP status
+//! decides, as [`messenger_http::status_error`] maps it (5xx a retryable `Transport`, 429
+//! `RateLimited` with `Retry-After`, 401/403 `Unauthorized`, 404 `NotFound`, 413 `TooLarge`,
+//! others `Platform` with the status as code). An error body that says `is_transient: true`
 //! is retryable whatever its class.
 //!
 //! Error texts are Meta's `message` (or a status's `title`), never `error_data.details`, which
-//! can quote a URL or a number. Long runs of digits (phone-number-like) are masked anyway, and
-//! network errors are stripped of their URL.
+//! can quote a URL or a number, and go through [`messenger_http::sanitize`] (phone-number-like
+//! digit runs masked, one bounded line). Network errors, `Retry-After` and the body cap are
+//! `messenger-http`'s.
 
-use std::time::Duration;
-
-use messenger_core::{Delivery, Error, ErrorKind, Platform, StatusError};
-use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
+use messenger_core::{Delivery, Error, ErrorKind, Platform, RateScope, StatusError};
+use messenger_http::{Answer, sanitize};
 
 use crate::wire::{GraphErrorBody, WireError};
 
@@ -73,16 +76,33 @@ pub fn classify(code: i64) -> (ErrorKind, bool) {
     }
 }
 
+/// How far a rate limit of `code` reaches: the whole account (the app's, the business
+/// account's or the number's quota: 4, 80007, 130429) or one chat (the pair limit 131056).
+///
+/// ```
+/// use connector_whatsapp::error::rate_scope;
+/// use messenger_core::RateScope;
+/// assert_eq!(rate_scope(130429), RateScope::Account);
+/// assert_eq!(rate_scope(131056), RateScope::Chat);
+/// ```
+pub fn rate_scope(code: i64) -> RateScope {
+    match code {
+        4 | 80007 | 130429 => RateScope::Account,
+        _ => RateScope::Chat,
+    }
+}
+
 /// The core error for a WhatsApp error `code` with Meta's description `message`.
 ///
 /// ```
 /// use connector_whatsapp::error::error_for_code;
-/// use messenger_core::{ErrorKind, Platform};
+/// use messenger_core::{ErrorKind, Platform, RateScope};
 /// let err = error_for_code(131026, "Message undeliverable");
 /// assert_eq!(err.kind(), ErrorKind::RecipientBlocked);
 /// assert_eq!(err.platform_code(), Some("131026"));
 /// assert_eq!(err.platform(), Some(Platform::WhatsApp));
 /// assert!(!err.is_retryable());
+/// assert_eq!(error_for_code(80007, "").rate_scope(), RateScope::Account);
 /// ```
 pub fn error_for_code(code: i64, message: &str) -> Error {
     let (kind, retryable) = classify(code);
@@ -91,10 +111,15 @@ pub fn error_for_code(code: i64, message: &str) -> Error {
     } else {
         sanitize(message)
     };
-    Error::platform_error(code.to_string(), message)
+    let err = Error::platform_error(code.to_string(), message)
         .with_kind(kind)
         .with_retryable(retryable)
-        .with_platform(Platform::WhatsApp)
+        .with_platform(Platform::WhatsApp);
+    if kind == ErrorKind::RateLimited {
+        err.with_rate_scope(rate_scope(code))
+    } else {
+        err
+    }
 }
 
 /// The error of a `failed` status webhook, classified with the same table as an immediate
@@ -137,181 +162,107 @@ pub fn status_error(errors: &[WireError]) -> StatusError {
     }
 }
 
-/// Maps a non-success Graph answer (HTTP status, headers and raw body) to the core error.
+/// Maps a non-success Graph answer (status, headers and body, as `messenger-http` read it)
+/// to the core error.
 ///
 /// `delivery` says whether the request may have taken effect when the platform failed in a
-/// way that does not tell (5xx without a Graph error): for a send that is
-/// [`Delivery::MaybeSent`].
+/// way that does not tell (5xx without a Graph error, a Graph `Transport` class): for a send
+/// that is [`Delivery::MaybeSent`]. A Graph error of any other class is the platform refusing
+/// the request: [`Delivery::NotSent`].
 ///
 /// ```
-/// use connector_whatsapp::error::from_response;
-/// use messenger_core::{Delivery, ErrorKind};
-/// use reqwest::{header::HeaderMap, StatusCode};
-/// let body = br#"{"error":{"message":"(#131056) (Business Account, Consumer Account) pair rate limit hit",
-///     "type":"OAuthException","code":131056,"fbtrace_id":"A"}}"#;
-/// let err = from_response(StatusCode::BAD_REQUEST, &HeaderMap::new(), body, Delivery::MaybeSent);
+/// use bytes::Bytes;
+/// use connector_whatsapp::error::from_answer;
+/// use messenger_core::{Delivery, ErrorKind, RateScope};
+/// use messenger_http::{Answer, StatusCode};
+/// let answer = Answer {
+///     status: StatusCode::BAD_REQUEST,
+///     headers: Default::default(),
+///     body: Bytes::from_static(br#"{"error":{"message":"(#131056) (Business Account, Consumer Account) pair rate limit hit",
+///         "type":"OAuthException","code":131056,"fbtrace_id":"A"}}"#),
+/// };
+/// let err = from_answer(&answer, Delivery::MaybeSent);
 /// assert_eq!(err.kind(), ErrorKind::RateLimited);
+/// assert_eq!(err.rate_scope(), RateScope::Chat);
 /// assert_eq!(err.delivery(), Delivery::NotSent);
 /// ```
-pub fn from_response(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &[u8],
-    delivery: Delivery,
-) -> Error {
-    let retry_after = retry_after(headers);
-    let graph = serde_json::from_slice::<GraphErrorBody>(body)
+pub fn from_answer(answer: &Answer, delivery: Delivery) -> Error {
+    let graph = serde_json::from_slice::<GraphErrorBody>(&answer.body)
         .ok()
-        .and_then(|b| b.error);
-    let err = match graph {
-        Some(g) if g.code.is_some() => {
-            let code = g.code.unwrap_or_default();
-            let err = error_for_code(code, g.message.as_deref().unwrap_or(""));
-            let err = if g.is_transient == Some(true) {
-                err.with_retryable(true)
-            } else {
-                err
-            };
-            // A Graph error with a code is the platform refusing the request: not sent, except
-            // for the classes that say the platform itself failed.
-            if err.kind() == ErrorKind::Transport {
-                err.with_delivery(delivery)
-            } else {
-                err
-            }
-        }
-        other => {
-            let message = other
-                .and_then(|g| g.message)
-                .map(|m| sanitize(&m))
-                .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
-            let base = Error::platform_error(status.as_u16().to_string(), message)
-                .with_platform(Platform::WhatsApp);
-            if status.is_server_error() {
-                base.with_kind(ErrorKind::Transport).with_delivery(delivery)
-            } else {
-                match status {
-                    StatusCode::TOO_MANY_REQUESTS => base.with_kind(ErrorKind::RateLimited),
-                    StatusCode::UNAUTHORIZED => base.with_kind(ErrorKind::Unauthorized),
-                    StatusCode::NOT_FOUND => base.with_kind(ErrorKind::NotFound),
-                    _ => base,
-                }
-            }
-        }
+        .and_then(|b| b.error)
+        .and_then(|g| Some((g.code?, g.message, g.is_transient)));
+    let Some((code, message, transient)) = graph else {
+        return messenger_http::status_error(
+            Platform::WhatsApp,
+            answer.status,
+            &answer.headers,
+            delivery == Delivery::MaybeSent,
+        );
     };
-    if err.kind() == ErrorKind::RateLimited {
-        err.with_retry_after(retry_after)
+    let err = error_for_code(code, message.as_deref().unwrap_or(""));
+    let err = if transient == Some(true) {
+        err.with_retryable(true)
     } else {
         err
+    };
+    match err.kind() {
+        // The platform itself failed: the request may have taken effect.
+        ErrorKind::Transport => err.with_delivery(delivery),
+        ErrorKind::RateLimited => err.with_retry_after(answer.retry_after()),
+        _ => err,
     }
-}
-
-/// Maps a network failure: `NotSent` when no connection was made, `delivery` otherwise (a
-/// timeout after the request was written may have reached WhatsApp). The URL is dropped.
-pub(crate) fn from_reqwest(err: reqwest::Error, delivery: Delivery) -> Error {
-    let delivery = if err.is_connect() || err.is_builder() {
-        Delivery::NotSent
-    } else {
-        delivery
-    };
-    let what = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "could not connect"
-    } else if err.is_body() || err.is_decode() {
-        "failed reading the body"
-    } else {
-        "request failed"
-    };
-    Error::transport(format!("WhatsApp {what}"))
-        .with_platform(Platform::WhatsApp)
-        .with_delivery(delivery)
-        .with_source(err.without_url())
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
-/// Masks runs of 7 or more digits (phone-number-like) and bounds the length of a platform
-/// description before it goes into an error message.
-pub(crate) fn sanitize(text: &str) -> String {
-    const MAX: usize = 300;
-    let mut out = String::with_capacity(text.len().min(MAX + 4));
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        if digits.len() >= 7 {
-            out.push_str("<number>");
-        } else {
-            out.push_str(digits);
-        }
-        digits.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-        } else {
-            flush(&mut digits, &mut out);
-            out.push(c);
-        }
-        if out.chars().count() > MAX {
-            out = out.chars().take(MAX).collect();
-            out.push('…');
-            return out;
-        }
-    }
-    flush(&mut digits, &mut out);
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
+    use messenger_http::StatusCode;
 
-    #[test]
-    fn sanitize_masks_numbers_and_keeps_codes() {
-        assert_eq!(
-            sanitize("(#100) Invalid parameter for +16505551234"),
-            "(#100) Invalid parameter for +<number>"
-        );
-        assert_eq!(sanitize("(#131056) pair"), "(#131056) pair");
-        assert!(sanitize(&"x".repeat(1000)).chars().count() <= 301);
+    fn answer(status: u16, body: &'static [u8]) -> Answer {
+        Answer {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: Default::default(),
+            body: Bytes::from_static(body),
+        }
     }
 
     #[test]
     fn non_graph_bodies_fall_back_to_the_status() {
-        let h = HeaderMap::new();
-        let e = from_response(
-            StatusCode::BAD_GATEWAY,
-            &h,
-            b"<html>bad</html>",
-            Delivery::MaybeSent,
-        );
+        let e = from_answer(&answer(502, b"<html>bad</html>"), Delivery::MaybeSent);
         assert_eq!(e.kind(), ErrorKind::Transport);
         assert!(e.is_retryable());
         assert_eq!(e.delivery(), Delivery::MaybeSent);
-        let e = from_response(StatusCode::UNAUTHORIZED, &h, b"", Delivery::MaybeSent);
+        let e = from_answer(&answer(502, b""), Delivery::NotSent);
+        assert_eq!(e.delivery(), Delivery::NotSent);
+        let e = from_answer(&answer(401, b""), Delivery::MaybeSent);
         assert_eq!(e.kind(), ErrorKind::Unauthorized);
         assert_eq!(e.delivery(), Delivery::NotSent);
+        // A Graph envelope without a code is not a Graph error to classify.
+        let e = from_answer(
+            &answer(404, br#"{"error":{"message":"gone"}}"#),
+            Delivery::NotSent,
+        );
+        assert_eq!(e.kind(), ErrorKind::NotFound);
     }
 
     #[test]
     fn transient_flag_makes_platform_errors_retryable() {
         let body = br#"{"error":{"message":"Something","code":131999,"is_transient":true}}"#;
-        let e = from_response(
-            StatusCode::BAD_REQUEST,
-            &HeaderMap::new(),
-            body,
-            Delivery::NotSent,
-        );
+        let e = from_answer(&answer(400, body), Delivery::NotSent);
         assert_eq!(e.kind(), ErrorKind::Platform);
         assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn rate_limits_carry_their_scope() {
+        for (code, scope) in [
+            (4, RateScope::Account),
+            (80007, RateScope::Account),
+            (130429, RateScope::Account),
+            (131056, RateScope::Chat),
+        ] {
+            assert_eq!(error_for_code(code, "x").rate_scope(), scope, "{code}");
+        }
     }
 }

@@ -1,79 +1,54 @@
-//! Media upload and download.
+//! Media upload and download, through `messenger-http`.
 //!
 //! **Upload**: `POST /{phone-number-id}/media` as `multipart/form-data` with the fields
 //! `messaging_product=whatsapp`, `type=<MIME type>` and `file` (the bytes, with their file name
-//! and content type); the answer's `id` (valid 30 days) is what the message is then sent by.
-//! Streams are sent as they are read, never held in memory whole.
+//! and content type, from [`messenger_http::upload_part`]); the answer's `id` (valid 30 days)
+//! is what the message is then sent by. Streams are sent as they are read, never held in
+//! memory whole.
 //!
 //! **Download**: `GET /{media-id}` answers a URL that lives five minutes; the bytes are then
-//! fetched from it with the same bearer token and streamed. When that URL answers 401, 403 or
-//! 404 (it expired between the two requests, or was revoked), a fresh URL is fetched once and
-//! used: that is not reported as a failure. Files larger than the configured maximum
-//! ([`WhatsAppConfig::max_download`](crate::WhatsAppConfig::max_download)) fail with `TooLarge`
-//! before their bytes are requested, from the size the [`MediaRef`] or `GET /{media-id}`
-//! reports (and, failing those, the `Content-Length`, and the bytes actually read).
+//! fetched from it with the same bearer token and streamed ([`HttpClient::download`]). When that
+//! URL answers 401, 403 or 404 (it expired between the two requests, or was revoked), a fresh
+//! URL is fetched once and used: that is not reported as a failure. Files larger than the
+//! configured limit ([`WhatsAppConfig::download_limit`](crate::WhatsAppConfig::download_limit))
+//! fail with `TooLarge` before their bytes are requested, from the size the [`MediaRef`] or
+//! `GET /{media-id}` reports; failing those, `Content-Length` and then the bytes as they arrive
+//! are counted against it.
+//!
+//! [`HttpClient::download`]: messenger_http::HttpClient::download
 
-use futures::StreamExt;
+use messenger_core::redact::mime_essence;
 use messenger_core::{
     ByteStream, Delivery, Error, ErrorKind, MediaId, MediaRef, MediaSource, Platform, Result,
 };
-use reqwest::StatusCode;
-use reqwest::multipart::{Form, Part};
+use messenger_http::{Method, StatusCode};
+use reqwest::multipart::Form;
 
 use crate::wire::{MediaUrlResponse, UploadResponse};
 use crate::{WhatsApp, error};
 
 const WA: Platform = Platform::WhatsApp;
 
-fn too_large(size: u64, max: u64) -> Error {
-    Error::too_large(format!(
-        "the media is {size} bytes; the download limit is {max} bytes"
-    ))
-    .with_platform(WA)
-}
-
 impl WhatsApp {
     /// Uploads media from bytes or a stream and returns its media id (valid 30 days).
     ///
     /// A link or a media id needs no upload: it is `InvalidInput` here.
     pub async fn upload(&self, source: &MediaSource) -> Result<MediaId> {
-        let (mime_type, file_name, length) =
-            match (source.mime_type(), source.file_name(), source.len()) {
-                (Some(m), Some(n), Some(l)) if source.is_upload() => {
-                    (m.to_owned(), n.to_owned(), l)
-                }
-                _ => {
-                    return Err(Error::invalid_input(
-                        "only media from bytes or a stream can be uploaded",
-                    )
-                    .with_platform(WA));
-                }
-            };
-        let body = match source {
-            MediaSource::Bytes { data, .. } => reqwest::Body::from(data.clone()),
-            _ => match source.open() {
-                Some(stream) => reqwest::Body::wrap_stream(stream),
-                None => {
-                    return Err(
-                        Error::invalid_input("the media stream cannot be opened").with_platform(WA)
-                    );
-                }
-            },
+        let (Some(mime_type), true) = (source.mime_type(), source.is_upload()) else {
+            return Err(
+                Error::invalid_input("only media from bytes or a stream can be uploaded")
+                    .with_platform(WA),
+            );
         };
-        let file = Part::stream_with_length(body, length)
-            .file_name(file_name)
-            .mime_str(&mime_type)
-            .map_err(|_| {
-                Error::invalid_input("the media's MIME type is not valid").with_platform(WA)
-            })?;
+        let file = messenger_http::upload_part(WA, source)?;
         let form = Form::new()
             .text("messaging_product", "whatsapp")
-            .text("type", mime_type.clone())
+            .text("type", mime_type.to_owned())
             .part("file", file);
         let url = self.endpoint(&[self.config().phone_number_id(), "media"]);
         let body = self
-            .execute(
-                self.request(reqwest::Method::POST, url).multipart(form),
+            .call(
+                self.authed(Method::POST, url).multipart(form),
                 Delivery::NotSent,
             )
             .await?;
@@ -86,8 +61,8 @@ impl WhatsApp {
         let id = MediaId::new(response.id);
         tracing::debug!(
             media = %id.fingerprint(),
-            bytes = length,
-            mime_type = %mime_type,
+            bytes = source.len(),
+            mime_type = %mime_essence(mime_type),
             "whatsapp media uploaded"
         );
         Ok(id)
@@ -97,20 +72,21 @@ impl WhatsApp {
     async fn media_url(&self, id: &MediaId) -> Result<MediaUrlResponse> {
         let url = self.endpoint(&[id.as_str()]);
         let body = self
-            .execute(self.request(reqwest::Method::GET, url), Delivery::NotSent)
+            .call(self.authed(Method::GET, url), Delivery::NotSent)
             .await?;
         let info: MediaUrlResponse = Self::decode(&body, Delivery::NotSent)?;
-        let max = self.config().max_download;
-        if let Some(size) = info.file_size.filter(|s| *s > max) {
-            return Err(too_large(size, max));
+        if let (Some(size), Some(limit)) = (info.file_size, self.config().download_limit)
+            && size > limit
+        {
+            return Err(messenger_http::too_large(WA, size, limit));
         }
         Ok(info)
     }
 
     /// GETs the media URL; `Ok(None)` when the URL is expired or refused (401/403/404).
-    async fn fetch_media(&self, info: &MediaUrlResponse) -> Result<Option<reqwest::Response>> {
+    async fn fetch_media(&self, info: &MediaUrlResponse) -> Result<Option<ByteStream>> {
         // The bearer token goes with this request: over https only when the API itself is
-        // reached over https (tests use a plain-http local server).
+        // reached over https (tests and the sandbox use a plain-http local server).
         let api_is_https = self.endpoint(&[]).scheme() == "https";
         let url = url::Url::parse(&info.url)
             .ok()
@@ -118,81 +94,54 @@ impl WhatsApp {
             .ok_or_else(|| {
                 Error::decode("WhatsApp answered a media URL that is not https").with_platform(WA)
             })?;
-        let response = self
-            .request(reqwest::Method::GET, url)
-            .send()
-            .await
-            .map_err(|e| error::from_reqwest(e, Delivery::NotSent))?;
-        match response.status() {
-            s if s.is_success() => Ok(Some(response)),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => Ok(None),
-            status => {
-                let headers = response.headers().clone();
-                let body = response.bytes().await.unwrap_or_default();
-                Err(error::from_response(
-                    status,
-                    &headers,
-                    &body,
-                    Delivery::NotSent,
-                ))
+        let request = self.authed(Method::GET, url);
+        match self
+            .http
+            .download(request, self.config().download_limit)
+            .await?
+        {
+            Ok(stream) => Ok(Some(stream)),
+            Err(answer)
+                if matches!(
+                    answer.status,
+                    StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+                ) =>
+            {
+                Ok(None)
             }
+            Err(answer) => Err(error::from_answer(&answer, Delivery::NotSent)),
         }
     }
 
     pub(crate) async fn download_media(&self, media: &MediaRef) -> Result<ByteStream> {
-        let max = self.config().max_download;
-        if let Some(size) = media.size.filter(|s| *s > max) {
-            return Err(too_large(size, max));
+        if let (Some(size), Some(limit)) = (media.size, self.config().download_limit)
+            && size > limit
+        {
+            return Err(messenger_http::too_large(WA, size, limit));
         }
         if media.id.as_str().is_empty() {
             return Err(Error::invalid_input("the media id is empty").with_platform(WA));
         }
-        let mut response = None;
         for attempt in 0..2 {
             let info = self.media_url(&media.id).await?;
-            match self.fetch_media(&info).await? {
-                Some(r) => {
-                    response = Some(r);
-                    break;
-                }
-                None => tracing::debug!(
+            if let Some(stream) = self.fetch_media(&info).await? {
+                tracing::debug!(
                     media = %media.id.fingerprint(),
-                    attempt,
-                    "whatsapp media URL refused; fetching a fresh one"
-                ),
+                    bytes = info.file_size,
+                    "whatsapp media download started"
+                );
+                return Ok(stream);
             }
+            tracing::debug!(
+                media = %media.id.fingerprint(),
+                attempt,
+                "whatsapp media URL refused; fetching a fresh one"
+            );
         }
-        let response = response.ok_or_else(|| {
-            Error::new(
-                ErrorKind::NotFound,
-                "the media URL was refused twice (expired or deleted media)",
-            )
-            .with_platform(WA)
-        })?;
-        if let Some(length) = response.content_length().filter(|l| *l > max) {
-            return Err(too_large(length, max));
-        }
-        tracing::debug!(
-            media = %media.id.fingerprint(),
-            bytes = response.content_length(),
-            "whatsapp media download started"
-        );
-        let mut seen: u64 = 0;
-        let stream = response.bytes_stream().map(move |chunk| {
-            let chunk = chunk.map_err(|e| {
-                std::io::Error::other(format!(
-                    "WhatsApp media download failed: {}",
-                    e.without_url()
-                ))
-            })?;
-            seen += chunk.len() as u64;
-            if seen > max {
-                return Err(std::io::Error::other(format!(
-                    "the media exceeds the download limit of {max} bytes"
-                )));
-            }
-            Ok(chunk)
-        });
-        Ok(Box::pin(stream))
+        Err(Error::new(
+            ErrorKind::NotFound,
+            "the media URL was refused twice (expired or deleted media)",
+        )
+        .with_platform(WA))
     }
 }

@@ -21,7 +21,7 @@ use connector_whatsapp::convert::{mark_read_body, message_body, template_body};
 use messenger_core::plan::Part;
 use messenger_core::{
     ChatId, Content, DeliveryStatus, InboundEvent, MediaSource, MessageId, Messenger,
-    OutgoingContent,
+    OutgoingContent, Template,
 };
 use serde_json::{Map, Value, json};
 
@@ -101,9 +101,46 @@ enum Expected {
         code: Option<String>,
     },
     Contact {
+        chat: String,
         user: String,
+        new_chat: Option<String>,
     },
-    Other(String),
+    Other {
+        kind: String,
+        chat: Option<String>,
+    },
+}
+
+fn other(kind: impl Into<String>, chat: Option<String>) -> Expected {
+    Expected::Other {
+        kind: kind.into(),
+        chat,
+    }
+}
+
+/// The one conversation a change of an unmodelled field concerns, read from its raw JSON: the
+/// one group of `groups[]`, else the only contact, else the one recipient of
+/// `message_echoes[]`.
+fn field_chat(value: &Value) -> Option<String> {
+    let one = |ids: Vec<Option<String>>| {
+        let first = ids.first()?.clone()?;
+        ids.iter()
+            .all(|id| id.as_deref() == Some(first.as_str()))
+            .then_some(first)
+    };
+    if let Some(groups) = value["groups"].as_array().filter(|g| !g.is_empty()) {
+        return one(groups.iter().map(|g| s(&g["group_id"])).collect());
+    }
+    let contacts = value["contacts"].as_array().cloned().unwrap_or_default();
+    if contacts.len() == 1 {
+        return s(&contacts[0]["wa_id"]).or(s(&contacts[0]["user_id"]));
+    }
+    match value["message_echoes"].as_array() {
+        Some(echoes) if contacts.is_empty() && !echoes.is_empty() => {
+            one(echoes.iter().map(|e| s(&e["to"])).collect())
+        }
+        _ => None,
+    }
 }
 
 fn s(v: &Value) -> Option<String> {
@@ -182,14 +219,26 @@ fn expected_events(payload: &Value) -> Vec<Expected> {
             let field = change["field"].as_str().unwrap_or("unknown");
             let value = &change["value"];
             if field != "messages" && field != "user_preferences" {
-                out.push(Expected::Other(field.to_owned()));
+                out.push(other(field, field_chat(value)));
                 continue;
             }
             for m in value["messages"].as_array().into_iter().flatten() {
                 let kind = m["type"].as_str().unwrap_or("unknown");
                 if kind == "system" {
-                    let sub = m["system"]["type"].as_str().unwrap_or("unknown");
-                    out.push(Expected::Other(format!("system.{sub}")));
+                    // A number change with the new number: the conversation moves to it.
+                    let sys = &m["system"];
+                    let sub = sys["type"].as_str().unwrap_or("unknown");
+                    let old = s(&m["from"]).unwrap();
+                    match s(&sys["wa_id"]).or(s(&sys["new_wa_id"])) {
+                        Some(new) if sub == "user_changed_number" && new != old => {
+                            out.push(Expected::Contact {
+                                chat: old.clone(),
+                                user: old,
+                                new_chat: Some(new),
+                            })
+                        }
+                        _ => out.push(other(format!("system.{sub}"), Some(old))),
+                    }
                     continue;
                 }
                 let chat = s(&m["from"]).or(s(&m["from_user_id"])).unwrap();
@@ -223,8 +272,8 @@ fn expected_events(payload: &Value) -> Vec<Expected> {
                     "delivered" => DeliveryStatus::Delivered,
                     "read" | "played" => DeliveryStatus::Read,
                     "failed" => DeliveryStatus::Failed,
-                    other => {
-                        out.push(Expected::Other(format!("status.{other}")));
+                    name => {
+                        out.push(other(format!("status.{name}"), s(&st["recipient_id"])));
                         continue;
                     }
                 };
@@ -241,12 +290,15 @@ fn expected_events(payload: &Value) -> Vec<Expected> {
                 });
             }
             for p in value["user_preferences"].as_array().into_iter().flatten() {
+                let user = s(&p["wa_id"]).unwrap();
                 out.push(Expected::Contact {
-                    user: s(&p["wa_id"]).unwrap(),
+                    chat: user.clone(),
+                    user,
+                    new_chat: None,
                 });
             }
             for e in value["errors"].as_array().into_iter().flatten() {
-                out.push(Expected::Other(format!("error.{}", s(&e["code"]).unwrap())));
+                out.push(other(format!("error.{}", s(&e["code"]).unwrap()), None));
             }
         }
     }
@@ -297,9 +349,13 @@ fn actual(event: &InboundEvent) -> Expected {
             code: st.error.as_ref().and_then(|e| e.code.clone()),
         },
         InboundEvent::Contact(c) => Expected::Contact {
+            chat: c.chat_id.to_string(),
             user: c.user_id.to_string(),
+            new_chat: c.new_chat_id.as_ref().map(ToString::to_string),
         },
-        InboundEvent::Other(o) => Expected::Other(o.kind.clone()),
+        InboundEvent::Other(o) => {
+            other(o.kind.clone(), o.chat_id.as_ref().map(ToString::to_string))
+        }
         other => panic!("unexpected event {other:?}"),
     }
 }
@@ -318,7 +374,8 @@ fn every_webhook_fixture_parses_into_the_events_its_json_describes() {
         files.iter().filter(|f| f.starts_with("pywa/")).count() >= 10,
         "too few pywa files: {files:?}"
     );
-    let (mut messages, mut statuses) = (0, 0);
+    assert!(cases.len() >= 40, "only {} webhook cases read", cases.len());
+    let (mut messages, mut statuses, mut id_changes, mut others_in_chats) = (0, 0, 0, 0);
     for (file, name, payload) in &cases {
         let body = serde_json::to_vec(payload).unwrap();
         let events =
@@ -334,6 +391,22 @@ fn every_webhook_fixture_parses_into_the_events_its_json_describes() {
             .iter()
             .filter(|e| matches!(e, Expected::Status { .. }))
             .count();
+        id_changes += got
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Expected::Contact {
+                        new_chat: Some(_),
+                        ..
+                    }
+                )
+            })
+            .count();
+        others_in_chats += got
+            .iter()
+            .filter(|e| matches!(e, Expected::Other { chat: Some(_), .. }))
+            .count();
         // The JSON output of every event round-trips (the `messenger parse` contract).
         for event in &events {
             let json = serde_json::to_string(event).unwrap();
@@ -342,8 +415,9 @@ fn every_webhook_fixture_parses_into_the_events_its_json_describes() {
         }
     }
     assert!(
-        messages >= 30 && statuses >= 5,
-        "{messages} messages, {statuses} statuses"
+        messages >= 30 && statuses >= 5 && id_changes >= 1 && others_in_chats >= 5,
+        "{messages} messages, {statuses} statuses, {id_changes} id changes, \
+         {others_in_chats} other events in a chat"
     );
 }
 
@@ -351,9 +425,17 @@ fn every_webhook_fixture_parses_into_the_events_its_json_describes() {
 #[ignore = "conformance: reads shared/fixtures (MESSENGER_FIXTURES)"]
 async fn webhook_fixtures_pass_handle_webhook_when_signed() {
     let server = mockito::Server::new_async().await;
-    for (file, name, payload) in webhook_cases() {
+    let cases = webhook_cases();
+    // An empty or half-read folder must fail, not pass vacuously.
+    assert!(cases.len() >= 40, "only {} webhook cases read", cases.len());
+    let mut events = 0;
+    for (file, name, payload) in cases {
         let body = serde_json::to_string(&payload).unwrap();
-        let ids = connector_whatsapp::webhook::phone_number_ids(body.as_bytes()).unwrap();
+        let ids = connector_whatsapp::webhook::phone_number_ids(
+            body.as_bytes(),
+            connector_whatsapp::DEFAULT_MAX_WEBHOOK_BODY,
+        )
+        .unwrap();
         // Serve the first number the delivery is for (changes of other numbers are skipped).
         let number = ids
             .first()
@@ -374,7 +456,9 @@ async fn webhook_fixtures_pass_handle_webhook_when_signed() {
         let parsed =
             connector_whatsapp::webhook::parse_for_number(body.as_bytes(), &number).unwrap();
         assert_eq!(outcome.events, parsed, "{file} `{name}`");
+        events += outcome.events.len();
     }
+    assert!(events >= 50, "only {events} events from every fixture");
 }
 
 // --- send bodies against Meta's examples --------------------------------------------------------
@@ -590,6 +674,11 @@ async fn uploaded_document_body(example: &Value) -> Value {
 async fn send_bodies_match_metas_examples_key_by_key() {
     let examples = read(&fixtures().join("meta/messages_request_examples.json"));
     let examples = examples.as_object().unwrap();
+    assert!(
+        examples.len() >= 45,
+        "only {} send examples read",
+        examples.len()
+    );
     let mut compared = 0;
     for (name, example) in examples {
         if NOT_SENT.iter().any(|(n, _)| n == name) {
@@ -602,13 +691,12 @@ async fn send_bodies_match_metas_examples_key_by_key() {
             mark_read_body(&message, example.get("typing_indicator").is_some())
         } else if example["type"] == "template" {
             let t = &example["template"];
-            template_body(
-                &to,
+            let template = Template::new(
                 t["name"].as_str().unwrap(),
                 t["language"]["code"].as_str().unwrap(),
-                &t["components"],
             )
-            .unwrap()
+            .components(t["components"].clone());
+            template_body(&to, &template).unwrap()
         } else {
             match part_of(example) {
                 Some(part) => {

@@ -202,3 +202,53 @@ async fn error_messages_mask_phone_numbers() {
     assert!(!err.to_string().contains(CUSTOMER), "{err}");
     assert!(!format!("{err:?}").contains(CUSTOMER));
 }
+
+#[tokio::test]
+async fn rate_limits_say_how_far_they_reach() {
+    // The number's, the app's and the business account's quotas pause the whole account; the
+    // pair limit only the one customer.
+    for (code, scope) in [
+        (4, messenger_core::RateScope::Account),
+        (80007, messenger_core::RateScope::Account),
+        (130429, messenger_core::RateScope::Account),
+        (131056, messenger_core::RateScope::Chat),
+    ] {
+        let err = immediate(code, 400).await;
+        assert_eq!(err.kind(), ErrorKind::RateLimited, "{code}");
+        assert_eq!(err.rate_scope(), scope, "{code}");
+    }
+}
+
+#[tokio::test]
+async fn a_timeout_of_a_request_that_is_not_a_send_is_not_sent() {
+    // A server that accepts the connection and never answers: the lookup of the number times
+    // out; nothing could have been sent by it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _keep = std::thread::spawn(move || {
+        let _conns: Vec<_> = listener.incoming().take(2).collect();
+    });
+    let wa = connector_whatsapp::WhatsAppConfig::new(TOKEN, PHONE_ID)
+        .base_url(format!("http://{addr}"))
+        .http(
+            messenger_http::HttpSettings::default()
+                .request_timeout(std::time::Duration::from_millis(300)),
+        )
+        .build()
+        .unwrap();
+    let err = wa.connect().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport);
+    assert_eq!(err.delivery(), Delivery::NotSent);
+    // The same timeout on a send may have delivered it.
+    let part = Part {
+        content: OutgoingContent::text("hello"),
+        reply_to: None,
+        idempotency_key: None,
+    };
+    let err = wa
+        .send_part(&ChatId::new(CUSTOMER), &part)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport);
+    assert_eq!(err.delivery(), Delivery::MaybeSent);
+}

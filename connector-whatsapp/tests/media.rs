@@ -202,7 +202,7 @@ async fn download_refuses_by_size_before_fetching_bytes() {
         .expect(0)
         .create_async()
         .await;
-    let wa = connector_whatsapp::WhatsApp::new(config(&server).max_download(1000)).unwrap();
+    let wa = connector_whatsapp::WhatsApp::new(config(&server).download_limit(Some(1000))).unwrap();
     let mut big = MediaRef::new("557");
     big.size = Some(1001);
     let err = match wa.download(&big).await {
@@ -227,7 +227,7 @@ async fn download_refuses_by_size_before_fetching_bytes() {
         .expect(0)
         .create_async()
         .await;
-    let wa = connector_whatsapp::WhatsApp::new(config(&server).max_download(1000)).unwrap();
+    let wa = connector_whatsapp::WhatsApp::new(config(&server).download_limit(Some(1000))).unwrap();
     let err = match wa.download(&MediaRef::new("558")).await {
         Err(e) => e,
         Ok(_) => panic!("oversize media must be refused"),

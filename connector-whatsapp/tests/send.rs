@@ -7,6 +7,7 @@ use common::*;
 use messenger_core::plan::Part;
 use messenger_core::{
     ChatId, ErrorKind, MediaSource, MessageId, Messenger, OutgoingContent, OutgoingMessage,
+    Template,
 };
 use mockito::Matcher;
 use serde_json::{Value, json};
@@ -380,7 +381,10 @@ async fn template_with_components() {
         .await;
     let wa = client(&server);
     let sent = wa
-        .send_template(&ChatId::new(CUSTOMER), "order_update", "en_US", components)
+        .send_template(
+            &ChatId::new(CUSTOMER),
+            &Template::new("order_update", "en_US").components(components),
+        )
         .await
         .unwrap();
     assert_eq!(sent.message_id.as_str(), "wamid.TPL");
@@ -401,16 +405,17 @@ async fn template_without_parameters_omits_components() {
         .create_async()
         .await;
     let wa = client(&server);
-    wa.send_template(&ChatId::new(CUSTOMER), "hello_world", "en_US", Value::Null)
-        .await
-        .unwrap();
+    wa.send_template(
+        &ChatId::new(CUSTOMER),
+        &Template::new("hello_world", "en_US"),
+    )
+    .await
+    .unwrap();
     mock.assert_async().await;
     let err = wa
         .send_template(
             &ChatId::new(CUSTOMER),
-            "x",
-            "en_US",
-            json!({"not": "an array"}),
+            &Template::new("x", "en_US").components(json!({"not": "an array"})),
         )
         .await
         .unwrap_err();
@@ -500,7 +505,7 @@ async fn connect_with_a_bad_token_is_unauthorized() {
 }
 
 #[tokio::test]
-async fn api_version_is_a_setting() {
+async fn graph_version_is_a_setting() {
     let mut server = mockito::Server::new_async().await;
     let mock = server
         .mock("POST", "/v26.0/106540352242922/messages")
@@ -508,7 +513,7 @@ async fn api_version_is_a_setting() {
         .expect(1)
         .create_async()
         .await;
-    let wa = connector_whatsapp::WhatsApp::new(config(&server).api_version("v26.0")).unwrap();
+    let wa = connector_whatsapp::WhatsApp::new(config(&server).graph_version("v26.0")).unwrap();
     wa.send_part(&ChatId::new(CUSTOMER), &part(OutgoingContent::text("x")))
         .await
         .unwrap();
@@ -535,12 +540,123 @@ fn invalid_configuration_is_refused() {
     for config in [
         WhatsAppConfig::new("", PHONE_ID),
         WhatsAppConfig::new(TOKEN, "12/34"),
-        WhatsAppConfig::new(TOKEN, PHONE_ID).api_version("25"),
+        WhatsAppConfig::new(TOKEN, PHONE_ID).graph_version("25"),
         WhatsAppConfig::new(TOKEN, PHONE_ID).base_url("ftp://example.com"),
     ] {
         assert_eq!(
             WhatsApp::new(config).unwrap_err().kind(),
             ErrorKind::InvalidInput
         );
+    }
+}
+
+#[tokio::test]
+async fn a_base_url_with_a_path_prefix_keeps_it() {
+    // The sandbox serves WhatsApp under `/whatsapp`: every endpoint is appended to the base
+    // URL's path, with or without its trailing slash.
+    for suffix in ["/whatsapp", "/whatsapp/"] {
+        let mut server = mockito::Server::new_async().await;
+        let connect = server
+            .mock("GET", "/whatsapp/v25.0/106540352242922")
+            .match_query(Matcher::Any)
+            .with_body(json!({"id": PHONE_ID, "verified_name": "Shop"}).to_string())
+            .expect(1)
+            .create_async()
+            .await;
+        let upload = server
+            .mock("POST", "/whatsapp/v25.0/106540352242922/media")
+            .with_body(r#"{"id":"4490709327384033"}"#)
+            .expect(1)
+            .create_async()
+            .await;
+        let send = server
+            .mock("POST", "/whatsapp/v25.0/106540352242922/messages")
+            .match_body(Matcher::PartialJson(
+                json!({"type": "image", "image": {"id": "4490709327384033"}}),
+            ))
+            .with_body(accepted("wamid.PREFIX"))
+            .expect(1)
+            .create_async()
+            .await;
+        let lookup = server
+            .mock("GET", "/whatsapp/v25.0/1003383421387256")
+            .with_body(json!({"url": format!("{}/whatsapp/files/1", server.url())}).to_string())
+            .expect(1)
+            .create_async()
+            .await;
+        let file = server
+            .mock("GET", "/whatsapp/files/1")
+            .with_body("bytes")
+            .expect(1)
+            .create_async()
+            .await;
+        let elsewhere = server
+            .mock("GET", Matcher::Regex("^/v25.0/".into()))
+            .expect(0)
+            .create_async()
+            .await;
+        let wa = connector_whatsapp::WhatsAppConfig::new(TOKEN, PHONE_ID)
+            .base_url(format!("{}{suffix}", server.url()))
+            .build()
+            .unwrap();
+        wa.connect().await.unwrap();
+        let sent = wa
+            .send_part(
+                &ChatId::new(CUSTOMER),
+                &part(OutgoingContent::Image {
+                    media: MediaSource::bytes(&b"png"[..], "image/png", "a.png"),
+                    caption: None,
+                }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(sent.message_id.as_str(), "wamid.PREFIX");
+        let mut stream = wa
+            .download(&messenger_core::MediaRef::new("1003383421387256"))
+            .await
+            .unwrap();
+        use futures::StreamExt;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk.unwrap());
+        }
+        assert_eq!(bytes, b"bytes");
+        for mock in [connect, upload, send, lookup, file, elsewhere] {
+            mock.assert_async().await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn send_template_is_the_trait_method() {
+    // Through `dyn Messenger`, as the layers (the gate among them) call it.
+    let mut server = mockito::Server::new_async().await;
+    let mock = server
+        .mock("POST", MESSAGES_PATH)
+        .match_body(Matcher::Json(json!({
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER,
+            "type": "template",
+            "template": {"name": "order_update", "language": {"code": "ru"}}})))
+        .with_body(accepted("wamid.DYN"))
+        .expect(1)
+        .create_async()
+        .await;
+    let wa: std::sync::Arc<dyn Messenger> = std::sync::Arc::new(client(&server));
+    let sent = wa
+        .send_template(&ChatId::new(CUSTOMER), &Template::new("order_update", "ru"))
+        .await
+        .unwrap();
+    assert_eq!(sent.message_id.as_str(), "wamid.DYN");
+    mock.assert_async().await;
+    // WhatsApp cannot edit or delete a sent message: the trait's defaults say so.
+    for err in [
+        wa.edit_text(&ChatId::new(CUSTOMER), &MessageId::new("wamid.DYN"), "x")
+            .await
+            .unwrap_err(),
+        wa.delete_message(&ChatId::new(CUSTOMER), &MessageId::new("wamid.DYN"))
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::Unsupported);
     }
 }

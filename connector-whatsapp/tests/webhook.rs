@@ -88,6 +88,33 @@ async fn handshake_with_a_bad_token_or_mode_is_rejected() {
 }
 
 #[tokio::test]
+async fn handshake_tokens_are_compared_whole() {
+    // A prefix, an extension, another case, an empty token: each is refused; the compare is
+    // by digest, so a length mismatch takes the same path as a content mismatch.
+    let wa = wa();
+    for given in [
+        &VERIFY_TOKEN[..VERIFY_TOKEN.len() - 1],
+        &format!("{VERIFY_TOKEN}x"),
+        &VERIFY_TOKEN.to_uppercase(),
+        "",
+        &format!("{VERIFY_TOKEN}%00"),
+    ] {
+        let req = WebhookRequest::get(format!(
+            "hub.mode=subscribe&hub.verify_token={given}&hub.challenge=7"
+        ));
+        let err = wa.handle_webhook(&req).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WebhookRejected, "{given:?}");
+    }
+    let ok = WebhookRequest::get(format!(
+        "hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=7"
+    ));
+    assert_eq!(
+        &wa.handle_webhook(&ok).await.unwrap().response.body[..],
+        b"7"
+    );
+}
+
+#[tokio::test]
 async fn handshake_without_a_configured_token_is_rejected() {
     let wa =
         connector_whatsapp::WhatsApp::new(connector_whatsapp::WhatsAppConfig::new(TOKEN, PHONE_ID))
@@ -177,6 +204,152 @@ async fn other_methods_are_rejected() {
     req.method = "PUT".into();
     let err = wa().handle_webhook(&req).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::WebhookRejected);
+}
+
+// --- size --------------------------------------------------------------------------------------
+
+/// A delivery of exactly `len` bytes: one inbound text, padded with spaces (valid JSON).
+fn delivery_of_len(len: usize) -> String {
+    let mut body = inbound_text(CUSTOMER, "wamid.A", 1_749_416_383, "hello");
+    assert!(body.len() <= len);
+    body.push_str(&" ".repeat(len - body.len()));
+    body
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_with_413_before_verification() {
+    let wa = connector_whatsapp::WhatsApp::new(
+        connector_whatsapp::WhatsAppConfig::new(TOKEN, PHONE_ID)
+            .app_secret(APP_SECRET)
+            .max_webhook_body(1024),
+    )
+    .unwrap();
+    // At the limit: read, verified and parsed.
+    let at = delivery_of_len(1024);
+    let outcome = wa.handle_webhook(&signed(&at)).await.unwrap();
+    assert_eq!(outcome.events.len(), 1);
+    // One byte over: refused as too large whether it is signed, unsigned or garbage, so the
+    // size is checked before the signature (and the parser) read the body.
+    let over = delivery_of_len(1025);
+    for req in [
+        signed(&over),
+        WebhookRequest::post(over.clone()),
+        WebhookRequest::post(vec![b'x'; 1025]),
+    ] {
+        let err = wa.handle_webhook(&req).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TooLarge);
+        assert_eq!(err.platform(), Some(Platform::WhatsApp));
+        assert_eq!(WebhookResponse::for_error(&err).status, 413);
+    }
+}
+
+#[tokio::test]
+async fn the_default_limit_is_3_mib_on_every_path() {
+    assert_eq!(
+        connector_whatsapp::DEFAULT_MAX_WEBHOOK_BODY,
+        3 * 1024 * 1024
+    );
+    let limit = connector_whatsapp::DEFAULT_MAX_WEBHOOK_BODY;
+    let at = delivery_of_len(limit);
+    assert_eq!(parse(at.as_bytes()).unwrap().len(), 1);
+    assert_eq!(
+        wa().handle_webhook(&signed(&at))
+            .await
+            .unwrap()
+            .events
+            .len(),
+        1
+    );
+
+    // The review's 20 MB delivery of empty items (10 M events before the limit): refused
+    // whole by `parse`, `parse_for_number`, the routing peek and `handle_webhook`.
+    let mut huge =
+        String::from(r#"{"entry":[{"changes":[{"field":"messages","value":{"messages":["#);
+    while huge.len() < 20_000_000 {
+        huge.push_str("{},");
+    }
+    huge.push_str("{}]}}]}]}");
+    let errors = [
+        parse(huge.as_bytes()).unwrap_err(),
+        connector_whatsapp::webhook::parse_for_number(huge.as_bytes(), PHONE_ID).unwrap_err(),
+        connector_whatsapp::webhook::phone_number_ids(huge.as_bytes(), limit).unwrap_err(),
+        wa().handle_webhook(&signed(&huge)).await.unwrap_err(),
+    ];
+    for err in errors {
+        assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
+    }
+    // One byte over the default is enough.
+    let over = delivery_of_len(limit + 1);
+    assert_eq!(
+        parse(over.as_bytes()).unwrap_err().kind(),
+        ErrorKind::TooLarge
+    );
+}
+
+#[test]
+fn the_routing_peek_reads_only_the_phone_number_ids() {
+    let limit = connector_whatsapp::DEFAULT_MAX_WEBHOOK_BODY;
+    let peek = |body: &Value| {
+        connector_whatsapp::webhook::phone_number_ids(body.to_string().as_bytes(), limit)
+    };
+    // Numbers as strings or numbers, in order, once each; odd values and items are skipped
+    // (the peek never decodes them), changes without metadata have no number.
+    let body = json!({"object": "whatsapp_business_account", "entry": [
+        {"id": "1", "changes": [
+            {"field": "messages", "value": {"metadata": {"phone_number_id": "111"},
+                "messages": [1, "x", {"type": {"deep": [[[]]]}}], "statuses": "odd"}},
+            {"field": "messages", "value": {"metadata": {"phone_number_id": 222}}},
+            {"field": "account_update", "value": {"event": "X"}},
+            {"field": "calls", "value": "not an object"},
+            {"field": "messages", "value": {"metadata": {"phone_number_id": {"id": 3}}}},
+            {"field": "messages"}]},
+        {"id": "2", "changes": [
+            {"field": "messages", "value": {"metadata": {"phone_number_id": "111"}}}]}]});
+    assert_eq!(peek(&body).unwrap(), ["111", "222"]);
+    // Not an envelope: Decode, as for `parse`.
+    for bad in [
+        json!({}),
+        json!({"entry": "x"}),
+        json!({"entry": [{"changes": "x"}]}),
+        json!([]),
+    ] {
+        assert_eq!(peek(&bad).unwrap_err().kind(), ErrorKind::Decode, "{bad}");
+        assert_eq!(
+            parse(bad.to_string().as_bytes()).unwrap_err().kind(),
+            ErrorKind::Decode
+        );
+    }
+    assert_eq!(
+        connector_whatsapp::webhook::phone_number_ids(b"{not json", limit)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Decode
+    );
+}
+
+#[tokio::test]
+async fn handle_webhook_filters_with_the_routing_peeks_reading() {
+    // A change whose number is given as a JSON number is still this number's.
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
+        {"field": "messages", "value": {"metadata": {"phone_number_id": PHONE_ID.parse::<u64>().unwrap()},
+            "messages": [{"from": CUSTOMER, "id": "mine", "timestamp": "5", "type": "text",
+                          "text": {"body": "a"}}]}},
+        {"field": "messages", "value": {"metadata": {"phone_number_id": 999},
+            "messages": [{"from": CUSTOMER, "id": "theirs", "timestamp": "5", "type": "text",
+                          "text": {"body": "b"}}]}}]}]})
+    .to_string();
+    let outcome = wa().handle_webhook(&signed(&body)).await.unwrap();
+    assert_eq!(outcome.events.len(), 1);
+    assert_eq!(
+        outcome.events[0].chat_id().unwrap().as_str(),
+        CUSTOMER,
+        "{:?}",
+        outcome.events
+    );
+    let InboundEvent::Message(m) = &outcome.events[0] else {
+        panic!()
+    };
+    assert_eq!(m.message_id.as_str(), "mine");
 }
 
 // --- parsing -----------------------------------------------------------------------------------
@@ -346,19 +519,247 @@ fn reactions_orders_and_unsupported_types() {
     );
 }
 
+fn contact_event(body: &str) -> messenger_core::ContactEvent {
+    match one(body) {
+        InboundEvent::Contact(c) => c,
+        other => panic!("expected a contact event, got {other:?}"),
+    }
+}
+
+fn other_event(body: &str) -> messenger_core::OtherEvent {
+    match one(body) {
+        InboundEvent::Other(o) => o,
+        other => panic!("expected an other event, got {other:?}"),
+    }
+}
+
 #[test]
-fn system_messages_are_other_events() {
-    let event = one(&messages(
+fn a_changed_number_is_an_id_change_of_the_conversation() {
+    // Meta's OpenAPI example (shared/platforms/whatsapp.md §5.6): `from` is the old number,
+    // `system.wa_id` the new one.
+    let body = messages(
+        json!([{"from": CUSTOMER, "id": "wamid.SYS", "timestamp": "1750269342",
+        "type": "system", "system": {"body": "User Sheena Nelson changed from 16505551234 to 12195555358",
+        "wa_id": "12195555358", "type": "user_changed_number"}}]),
+    );
+    let event = one(&body);
+    assert_eq!(
+        serde_json::to_value(&event).unwrap(),
+        json!({"type": "contact", "platform": "whatsapp", "chat_id": CUSTOMER,
+               "user_id": CUSTOMER, "change": "id_changed", "new_chat_id": "12195555358",
+               "timestamp": "2025-06-18T17:55:42Z"})
+    );
+    // Older payloads: `customer_changed_number` with `new_wa_id`.
+    let body = messages(json!([{"from": CUSTOMER, "id": "w", "timestamp": "5",
+        "type": "system", "system": {"body": "changed", "new_wa_id": 12195555358_u64,
+        "type": "customer_changed_number"}}]));
+    let c = contact_event(&body);
+    assert_eq!(c.change, ContactChange::IdChanged);
+    assert_eq!(c.chat_id.as_str(), CUSTOMER);
+    assert_eq!(c.new_chat_id.unwrap().as_str(), "12195555358");
+}
+
+#[test]
+fn a_changed_business_scoped_id_is_an_id_change_for_username_users() {
+    // A username user without a phone number: the conversation is keyed by the BSUID.
+    let body = messages(
+        json!([{"id": "wamid.SYS", "timestamp": "1750269342", "type": "system",
+        "system": {"body": "User changed", "type": "user_changed_user_id",
+                   "previous_user_id": "US.111", "user_id": "US.222"}}]),
+    );
+    let c = contact_event(&body);
+    assert_eq!(
+        (c.chat_id.as_str(), c.user_id.as_str(), c.change),
+        ("US.111", "US.111", ContactChange::IdChanged)
+    );
+    assert_eq!(c.new_chat_id.unwrap().as_str(), "US.222");
+    assert_eq!(c.timestamp.timestamp(), 1_750_269_342);
+
+    // Without `previous_user_id`, the message's `from_user_id` is the old id.
+    let body = messages(
+        json!([{"from_user_id": "US.111", "id": "w", "timestamp": "5",
+        "type": "system", "system": {"type": "user_changed_user_id", "user_id": "US.222"}}]),
+    );
+    let c = contact_event(&body);
+    assert_eq!(c.chat_id.as_str(), "US.111");
+    assert_eq!(c.new_chat_id.unwrap().as_str(), "US.222");
+
+    // With the phone number, which did not change, the conversation keeps its id.
+    let body = messages(
+        json!([{"from": CUSTOMER, "from_user_id": "US.111", "id": "w",
+        "timestamp": "5", "type": "system",
+        "system": {"type": "user_changed_user_id", "user_id": "US.222", "wa_id": CUSTOMER}}]),
+    );
+    let o = other_event(&body);
+    assert_eq!(o.kind, "system.user_changed_user_id");
+    assert_eq!(o.chat_id.unwrap().as_str(), CUSTOMER);
+}
+
+#[test]
+fn other_system_messages_are_other_events_in_the_customers_chat() {
+    let o = other_event(&messages(
         json!([{"from": CUSTOMER, "id": "w", "timestamp": "1",
-        "type": "system", "system": {"body": "changed", "wa_id": "12195555358", "type": "user_changed_number"}}]),
+        "type": "system", "system": {"body": "identity", "identity": "abc", "type": "user_identity_changed"}}]),
     ));
     assert_eq!(
-        event,
-        InboundEvent::Other(messenger_core::OtherEvent {
-            platform: Platform::WhatsApp,
-            kind: "system.user_changed_number".into()
-        })
+        serde_json::to_value(&o).unwrap(),
+        json!({"platform": "whatsapp", "kind": "system.user_identity_changed", "chat_id": CUSTOMER})
     );
+    // A number change that does not say the new number relinks nothing.
+    let o = other_event(&messages(
+        json!([{"from": CUSTOMER, "id": "w", "timestamp": "1",
+        "type": "system", "system": {"type": "user_changed_number"}}]),
+    ));
+    assert_eq!(o.kind, "system.user_changed_number");
+    assert_eq!(o.chat_id.unwrap().as_str(), CUSTOMER);
+}
+
+#[tokio::test]
+async fn system_messages_do_not_open_the_reply_window() {
+    let body = messages(
+        json!([{"from": CUSTOMER, "id": "w", "timestamp": now().to_string(),
+        "type": "system", "system": {"wa_id": "12195555358", "type": "user_changed_number"}}]),
+    );
+    let wa = wa();
+    let outcome = wa.handle_webhook(&signed(&body)).await.unwrap();
+    assert!(matches!(&outcome.events[..], [InboundEvent::Contact(_)]));
+    // (A new connector knows no window: `Unknown`, and a message would have made it `Open`.)
+    for chat in [CUSTOMER, "12195555358"] {
+        assert_eq!(
+            wa.reply_window(&messenger_core::ChatId::new(chat))
+                .await
+                .unwrap(),
+            messenger_core::plan::ReplyWindow::Unknown
+        );
+    }
+}
+
+#[test]
+fn other_events_carry_the_chat_they_concern() {
+    let chat_of = |body: String| {
+        let o = other_event(&body);
+        (o.kind, o.chat_id.map(|c| c.to_string()))
+    };
+    let some = |kind: &str, chat: &str| (kind.to_owned(), Some(chat.to_owned()));
+    // Statuses the core does not model, and call statuses: the recipient's chat.
+    assert_eq!(
+        chat_of(status_delivery(
+            json!({"id": "w", "status": "deleted", "timestamp": "1",
+            "recipient_id": CUSTOMER})
+        )),
+        some("status.deleted", CUSTOMER)
+    );
+    assert_eq!(
+        chat_of(status_delivery(
+            json!({"id": "wacid.1", "status": "RINGING", "timestamp": "1",
+            "type": "call", "recipient_id": CUSTOMER})
+        )),
+        some("call_status", CUSTOMER)
+    );
+    // Items that cannot be events but name their conversation.
+    assert_eq!(
+        chat_of(status_delivery(
+            json!({"status": "read", "recipient_user_id": "US.9"})
+        )),
+        some("undecodable.status", "US.9")
+    );
+    assert_eq!(
+        chat_of(messages(
+            json!([{"from": CUSTOMER, "type": "text", "text": {"body": "no id"}}])
+        )),
+        some("undecodable.message", CUSTOMER)
+    );
+    assert_eq!(
+        chat_of(messages(
+            json!([{"from": CUSTOMER, "id": "w", "timestamp": "1",
+            "type": "text", "text": "not an object"}])
+        )),
+        some("undecodable.message", CUSTOMER)
+    );
+    assert_eq!(
+        chat_of(messages(
+            json!([{"from": CUSTOMER, "group_id": "Y2FwaV9ncm91cDoxODA1", "id": "w",
+            "timestamp": {"not": "a time"}}])
+        )),
+        some("undecodable.message", "Y2FwaV9ncm91cDoxODA1")
+    );
+    assert_eq!(
+        chat_of(messages(json!(["not an object"]))),
+        ("undecodable.message".to_owned(), None)
+    );
+    // A preference the core does not model: the customer's chat.
+    let pref = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
+        {"field": "user_preferences", "value": {"metadata": metadata(), "user_preferences": [
+            {"wa_id": CUSTOMER, "category": "service_messages", "value": "stop", "timestamp": 1}]}}]}]});
+    assert_eq!(
+        chat_of(pref.to_string()),
+        some("user_preferences.service_messages.stop", CUSTOMER)
+    );
+    // System-level errors concern the number, not a chat.
+    assert_eq!(
+        chat_of(envelope(
+            json!({"metadata": metadata(), "errors": [{"code": 130429}]})
+        )),
+        ("error.130429".to_owned(), None)
+    );
+}
+
+#[test]
+fn changes_of_other_fields_carry_their_one_conversation() {
+    let change = |field: &str, value: Value| {
+        let body = json!({"object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"field": field, "value": value}]}]})
+        .to_string();
+        let o = other_event(&body);
+        assert_eq!(o.kind, field);
+        o.chat_id.map(|c| c.to_string())
+    };
+    const GROUP: &str = "Y2FwaV9ncm91cDoxODA1NTU1MDE3MjoxMjAzNjMyMjI3NzE5NjMwNjcZD";
+    assert_eq!(
+        change(
+            "calls",
+            json!({"metadata": metadata(),
+            "contacts": [{"profile": {"name": "Ann"}, "wa_id": CUSTOMER}],
+            "calls": [{"id": "wacid.1", "from": CUSTOMER, "to": "15550783881", "event": "connect"}]})
+        ),
+        Some(CUSTOMER.to_owned())
+    );
+    assert_eq!(
+        change(
+            "group_lifecycle_update",
+            json!({"metadata": metadata(),
+            "groups": [{"group_id": GROUP, "type": "group_create"}]})
+        ),
+        Some(GROUP.to_owned())
+    );
+    assert_eq!(
+        change(
+            "smb_message_echoes",
+            json!({"metadata": metadata(),
+            "message_echoes": [{"from": "15550783881", "to": CUSTOMER, "id": "wamid.E"}]})
+        ),
+        Some(CUSTOMER.to_owned())
+    );
+    // Several conversations, or none: no chat.
+    assert_eq!(
+        change(
+            "group_settings_update",
+            json!({"groups": [{"group_id": GROUP}, {"group_id": "other"}]})
+        ),
+        None
+    );
+    assert_eq!(
+        change(
+            "calls",
+            json!({"contacts": [{"wa_id": "111"}, {"wa_id": "222"}]})
+        ),
+        None
+    );
+    assert_eq!(
+        change("account_update", json!({"event": "ACCOUNT_RECONNECTED"})),
+        None
+    );
+    assert_eq!(change("message_template_status_update", json!("odd")), None);
 }
 
 #[test]
@@ -585,6 +986,23 @@ fn unknown_fields_and_bad_items_do_not_lose_the_delivery() {
 }
 
 #[test]
+fn a_messages_change_without_a_readable_value_is_one_undecodable_event() {
+    for change in [
+        json!({"field": "messages"}),
+        json!({"field": "messages", "value": null}),
+        json!({"field": "messages", "value": "text"}),
+        json!({"field": "messages", "value": {"messages": "not a list"}}),
+    ] {
+        let body = json!({"object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [change.clone()]}]})
+        .to_string();
+        let o = other_event(&body);
+        assert_eq!(o.kind, "undecodable.messages", "{change}");
+        assert_eq!(o.chat_id, None);
+    }
+}
+
+#[test]
 fn other_fields_are_other_events() {
     for field in [
         "calls",
@@ -622,7 +1040,11 @@ async fn handle_webhook_keeps_only_this_numbers_changes() {
     // `parse` keeps everything; routing helpers see both numbers.
     assert_eq!(parse(body.as_bytes()).unwrap().len(), 2);
     assert_eq!(
-        connector_whatsapp::webhook::phone_number_ids(body.as_bytes()).unwrap(),
+        connector_whatsapp::webhook::phone_number_ids(
+            body.as_bytes(),
+            connector_whatsapp::DEFAULT_MAX_WEBHOOK_BODY
+        )
+        .unwrap(),
         [PHONE_ID, "999"]
     );
     assert_eq!(

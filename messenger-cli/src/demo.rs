@@ -1,9 +1,17 @@
 //! `messenger demo`: the sandbox in-process, every connector connected to it, and a scripted
 //! conversation on each platform, printed as a transcript and a summary table.
 //!
-//! Everything goes through the real stack: the connector over HTTP on loopback, wrapped in
-//! `Gated<Retrying<RateLimited<_>>>`, with the consent rules of the messenger module. The
-//! texts in the transcript are the demo's own scripted lines.
+//! Everything goes through the real stack: every connector of the [registry]
+//! whose platform the sandbox emulates, over HTTP on loopback, wrapped by
+//! [`Stack`] in `Deduplicated<Gated<Retrying<RateLimited<_>>>>`, with the consent rules of the
+//! messenger module. The texts in the transcript are the demo's own scripted lines.
+//!
+//! The script is the same on every platform; what differs comes from the platform itself: its
+//! capabilities (which kinds go out, which statuses come back, whether it has a reply window),
+//! its connector's polled statuses ([`Messenger::status_updates`]), and the sandbox's
+//! request log, which shows every attempt the platform refused before it accepted one (MAX's
+//! `attachment.not.ready` while an upload is processed) and every send refused before any
+//! request.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -14,18 +22,19 @@ use anyhow::{Context, anyhow, bail};
 use chrono::Utc;
 use futures::StreamExt;
 use messenger_core::consent::{AgreementEdition, Consent};
-use messenger_core::layers::{MessengerExt, RateLimited, RetryPolicy};
+use messenger_core::layers::{Gated, RetryPolicy, Stack};
+use messenger_core::plan::ReplyWindow;
 use messenger_core::status::StatusTracker;
 use messenger_core::{
-    AccountId, ChatId, Content, DeliveryStatus, ErrorKind, InboundEvent, MediaSource, MessageId,
-    Messenger, OutgoingContent, OutgoingMessage, Platform, Rate, Result as CoreResult,
+    AccountId, ChatId, Content, ContentKind, DeliveryStatus, ErrorKind, InboundEvent, MediaSource,
+    MessageEvent, MessageId, Messenger, OutgoingContent, OutgoingMessage, Platform, Rate, Template,
 };
 use messenger_sandbox::{
-    AccountPatch, CustomerMessage, MediaUpload, MessageKind, NewCustomer, Sandbox,
+    AccountPatch, CustomerMessage, MediaUpload, MessageKind, NewCustomer, RequestRecord, Sandbox,
 };
-use tokio::sync::mpsc;
 
-use crate::connect::Endpoint;
+use crate::intake::Intake;
+use crate::registry::{self, Account};
 
 /// A 1x1 PNG.
 const PNG: &[u8] = &[
@@ -57,8 +66,19 @@ pub struct PlatformSummary {
     pub opt_out_enforced: bool,
     /// A send from an account without the module activated was refused without a request.
     pub inactive_refused: bool,
-    /// WhatsApp: a free-form send outside the window was refused and a template went through.
+    /// Where the platform has a reply window: a free-form send to a customer who never wrote
+    /// was refused, by the SDK without a request where it knew the window closed, else by the
+    /// platform (WhatsApp: accepted, then a `failed` status; VK: at once).
     pub window_enforced: Option<bool>,
+    /// The refusal came from the platform itself (a request was made), with the error kind and
+    /// code it answered (WhatsApp: `outside_reply_window`, 131047, in a `failed` status; VK:
+    /// `opted_out`, 901), because the SDK did not know the window closed.
+    pub window_refused_by_platform: Option<String>,
+    /// Requests the platform refused before it accepted the send they were part of (MAX:
+    /// `attachment.not.ready` while an upload was processed), retried by the stack.
+    pub retried: usize,
+    /// Replies refused before any request: the platform cannot take their kind in any form.
+    pub refused_unsent: usize,
 }
 
 /// Runs the whole demo, writing the transcript to `out`.
@@ -76,39 +96,52 @@ pub async fn run(out: &mut dyn Write) -> anyhow::Result<Vec<PlatformSummary>> {
         ))
         .await?;
 
-    let mut summaries = Vec::new();
-    for platform in [Platform::Telegram, Platform::WhatsApp] {
-        line(out, format_args!(""))?;
-        line(out, format_args!("== {} ==", platform.display_name()))?;
-        let summary = match platform {
-            Platform::Telegram => {
-                let customer = demo.telegram_customer.id.clone();
+    // Every platform plays at once (each against its own sandbox account); the transcripts
+    // are printed in registry order, each as soon as it and those before it are done.
+    let plays = registry::CONNECTORS.iter().map(|entry| {
+        let (sandbox, demo, consent) = (&sandbox, &demo, &consent);
+        async move {
+            let platform = entry.platform;
+            let mut transcript = Vec::new();
+            let result = async {
+                line(&mut transcript, format_args!(""))?;
+                line(
+                    &mut transcript,
+                    format_args!("== {} ==", platform.display_name()),
+                )?;
+                let Some(seeded) = demo.account(platform) else {
+                    line(
+                        &mut transcript,
+                        format_args!("(the sandbox has no emulator of this platform yet)"),
+                    )?;
+                    return Ok(None);
+                };
+                let account = registry::open(platform, &sandbox.credentials(&seeded.account.id)?)?;
                 play(
-                    out,
-                    &sandbox,
-                    &consent,
+                    &mut transcript,
+                    sandbox,
+                    consent,
                     platform,
-                    &demo.telegram.id,
-                    &customer,
+                    account,
+                    &seeded.account.id,
+                    &seeded.customer.id,
                 )
                 .await
+                .map(Some)
+                .with_context(|| format!("the {} part of the demo failed", platform.display_name()))
             }
-            _ => {
-                let customer = demo.whatsapp_customer.id.clone();
-                play(
-                    out,
-                    &sandbox,
-                    &consent,
-                    platform,
-                    &demo.whatsapp.id,
-                    &customer,
-                )
-                .await
-            }
+            .await;
+            (transcript, result)
         }
-        .with_context(|| format!("the {} part of the demo failed", platform.display_name()))?;
-        summaries.push(summary);
+    });
+    let mut ordered = futures::stream::iter(plays).buffered(registry::CONNECTORS.len().max(1));
+    let mut summaries = Vec::new();
+    while let Some((transcript, result)) = ordered.next().await {
+        out.write_all(&transcript)?;
+        out.flush()?;
+        summaries.extend(result?);
     }
+    drop(ordered);
 
     line(out, format_args!(""))?;
     write!(out, "{}", summary_table(&summaries))?;
@@ -124,77 +157,60 @@ fn line(out: &mut dyn Write, args: std::fmt::Arguments<'_>) -> std::io::Result<(
 /// The summary as a Markdown table.
 pub fn summary_table(summaries: &[PlatformSummary]) -> String {
     let mut t = String::from(
-        "| platform | received | downloaded | sent | downgrades | best status | opt-out enforced | inactive module refused | 24 h window |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| platform | received | downloaded | sent | downgrades | refused unsent | retried | best status | opt-out enforced | inactive module refused | 24 h window |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for s in summaries {
         let yes = |b: bool| if b { "yes" } else { "NO" };
         let _ = writeln!(
             t,
-            "| {} | {} | {} B | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} B | {} | {} | {} | {} | {} | {} | {} | {} |",
             s.platform.map(|p| p.display_name()).unwrap_or("?"),
             s.received,
             s.downloaded,
             s.sent,
             s.downgrades,
+            s.refused_unsent,
+            s.retried,
             s.best_status,
             yes(s.opt_out_enforced),
             yes(s.inactive_refused),
-            match s.window_enforced {
-                Some(b) => yes(b),
-                None => "none on this platform",
+            match (s.window_enforced, &s.window_refused_by_platform) {
+                (Some(true), Some(by)) => format!("yes, by the platform ({by})"),
+                (Some(b), _) => yes(b).to_owned(),
+                (None, _) => "none on this platform".to_owned(),
             }
         );
     }
     t
 }
 
-type Events = mpsc::UnboundedReceiver<CoreResult<InboundEvent>>;
-
-/// Starts intake for `messenger`: long polling where the platform has it, else a webhook
-/// receiver registered with the sandbox. Returns the event channel and what keeps it alive.
+/// Starts intake for `messenger` ([`Intake`]) and registers a webhook receiver with the
+/// sandbox where the platform takes its events by webhook.
 async fn intake(
     sandbox: &Sandbox,
     account: &str,
     messenger: Arc<dyn Messenger>,
-) -> anyhow::Result<(Events, Box<dyn std::any::Any + Send>)> {
-    if messenger.capabilities().intake.long_poll {
-        let mut stream = messenger.updates()?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(async move {
-            while let Some(item) = stream.next().await {
-                if tx.send(item).is_err() {
-                    break;
-                }
-            }
-        });
-        struct Abort(tokio::task::JoinHandle<()>);
-        impl Drop for Abort {
-            fn drop(&mut self) {
-                self.0.abort();
-            }
-        }
-        Ok((rx, Box::new(Abort(task))))
-    } else {
-        let mut receiver = crate::receiver::start(messenger, "127.0.0.1:0").await?;
+) -> anyhow::Result<Intake> {
+    let intake = Intake::start(messenger, "127.0.0.1:0").await?;
+    if let Some(url) = intake.webhook_url() {
         sandbox.update_account(
             account,
             &AccountPatch {
-                webhook_url: Some(receiver.url()),
+                webhook_url: Some(url.to_owned()),
                 ..AccountPatch::default()
             },
         )?;
-        let rx = std::mem::replace(&mut receiver.events, mpsc::unbounded_channel().1);
-        Ok((rx, Box::new(receiver)))
     }
+    Ok(intake)
 }
 
 async fn next_event(
-    events: &mut Events,
+    intake: &mut Intake,
     mut wanted: impl FnMut(&InboundEvent) -> bool,
 ) -> anyhow::Result<InboundEvent> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let item = tokio::time::timeout_at(deadline, events.recv())
+        let item = tokio::time::timeout_at(deadline, intake.events.recv())
             .await
             .map_err(|_| anyhow!("no matching event within {WAIT:?}"))?
             .ok_or_else(|| anyhow!("the event source stopped"))?;
@@ -205,8 +221,90 @@ async fn next_event(
     }
 }
 
+/// The customer's next message of `kind`; the texts that come before it (a platform that
+/// sends an image's caption as a message of its own) are shown as they come. Every message is
+/// counted as received.
+async fn customer_message(
+    out: &mut dyn Write,
+    intake: &mut Intake,
+    summary: &mut PlatformSummary,
+    kind: ContentKind,
+) -> anyhow::Result<MessageEvent> {
+    loop {
+        let event = next_event(intake, |e| matches!(e, InboundEvent::Message(_))).await?;
+        let InboundEvent::Message(m) = event else {
+            unreachable!("next_event returned a message")
+        };
+        summary.received += 1;
+        if m.content.kind() == kind {
+            if let Content::Text { text } = &m.content {
+                line(out, format_args!("customer  > {text}"))?;
+            }
+            return Ok(m);
+        }
+        match &m.content {
+            Content::Text { text } => line(out, format_args!("customer  > {text}"))?,
+            other => bail!("expected the customer's {kind}, got {}", other.kind()),
+        }
+    }
+}
+
+/// Downloads inbound media and counts its bytes.
+async fn download(
+    messenger: &dyn Messenger,
+    media: &messenger_core::MediaRef,
+) -> anyhow::Result<u64> {
+    let mut stream = messenger.download(media).await?;
+    let mut bytes = 0u64;
+    while let Some(chunk) = stream.next().await {
+        bytes += chunk?.len() as u64;
+    }
+    Ok(bytes)
+}
+
 fn requests(sandbox: &Sandbox, account: &str) -> anyhow::Result<usize> {
     Ok(sandbox.requests(account)?.len())
+}
+
+/// The requests of `account` from the `from`-th on (the log keeps the last 1000; the demo
+/// makes far fewer).
+fn requests_since(
+    sandbox: &Sandbox,
+    account: &str,
+    from: usize,
+) -> anyhow::Result<Vec<RequestRecord>> {
+    Ok(sandbox.requests(account)?.into_iter().skip(from).collect())
+}
+
+/// The requests the platform refused (no injected fault), as `HTTP 400 \`code\` x2` notes.
+fn refusals(records: &[RequestRecord]) -> (usize, Vec<String>) {
+    let mut seen: Vec<(u16, Option<String>, usize)> = Vec::new();
+    for r in records
+        .iter()
+        .filter(|r| r.fault.is_none() && r.status >= 400)
+    {
+        match seen
+            .iter_mut()
+            .find(|(status, error, _)| *status == r.status && *error == r.error)
+        {
+            Some(entry) => entry.2 += 1,
+            None => seen.push((r.status, r.error.clone(), 1)),
+        }
+    }
+    let total = seen.iter().map(|(_, _, n)| n).sum();
+    let notes = seen
+        .into_iter()
+        .map(|(status, error, n)| {
+            let code = error.map(|e| format!(" `{e}`")).unwrap_or_default();
+            let times = if n == 1 {
+                String::new()
+            } else {
+                format!(" x{n}")
+            };
+            format!("HTTP {status}{code}{times}")
+        })
+        .collect();
+    (total, notes)
 }
 
 #[allow(clippy::too_many_lines)]
@@ -215,15 +313,15 @@ async fn play(
     sandbox: &Sandbox,
     consent: &Arc<Consent>,
     platform: Platform,
+    connected: Account,
     account: &str,
     customer: &str,
 ) -> anyhow::Result<PlatformSummary> {
+    let connector = connected.messenger.clone();
     let mut summary = PlatformSummary {
         platform: Some(platform),
         ..PlatformSummary::default()
     };
-    let endpoint = Endpoint::sandbox(platform, &sandbox.urls().base)?;
-    let connector = endpoint.messenger(platform)?;
 
     // The owner activates the module: that is the acceptance of the current edition.
     let owner = AccountId::new(format!("demo-{platform}"));
@@ -234,13 +332,13 @@ async fn play(
             "demo: the owner activated the module in settings",
         )
         .await?;
-    // Pace within the sandbox's per-chat flood control; retries honour the platform's retry-after.
+    // The layers in their one safe order. Pace within the sandbox's per-chat flood control;
+    // retries honour the platform's retry-after.
     let stack: Arc<dyn Messenger> = Arc::new(
-        RateLimited::builder(connector.clone())
+        Stack::new(connector.clone(), owner.clone(), consent.clone())
             .per_chat(Some(Rate::per_second(4)))
-            .build()
-            .retrying(RetryPolicy::default())
-            .gated(owner.clone(), consent.clone()),
+            .retry_policy(RetryPolicy::default())
+            .build(),
     );
 
     let me = stack.connect().await?;
@@ -253,41 +351,61 @@ async fn play(
         ),
     )?;
     let caps = stack.capabilities().clone();
-    let (mut events, _keep) = intake(sandbox, account, stack.clone()).await?;
-    let chat = ChatId::new(customer);
+    let mut events = intake(sandbox, account, stack.clone()).await?;
 
-    // 1. The customer writes; then sends a photo, which the operator downloads.
+    // 1. The customer writes; then sends a photo and a voice note (where the platform
+    // delivers them), which the operator downloads.
     let hello = "Здравствуйте! Где мой заказ №1042?";
     sandbox.customer_sends(account, customer, &CustomerMessage::text(hello))?;
-    let event = next_event(&mut events, |e| matches!(e, InboundEvent::Message(_))).await?;
-    let InboundEvent::Message(first) = event else {
-        unreachable!()
-    };
-    summary.received += 1;
-    line(out, format_args!("customer  > {hello}"))?;
+    let first = customer_message(out, &mut events, &mut summary, ContentKind::Text).await?;
+    // The operator answers in the chat the customer wrote from (a MAX dialog has a chat id of
+    // its own; elsewhere it is the customer's id).
+    let chat = first.chat_id.clone();
     sandbox.customer_sends(
         account,
         customer,
         &CustomerMessage::media(MediaUpload::new(MessageKind::Image, PNG).mime_type("image/png"))
             .caption("Вот чек"),
     )?;
-    let event = next_event(&mut events, |e| matches!(e, InboundEvent::Message(_))).await?;
-    if let InboundEvent::Message(m) = &event
-        && let Content::Image { media, .. } = &m.content
-    {
-        summary.received += 1;
-        let mut stream = stack.download(media).await?;
-        let mut bytes = 0u64;
-        while let Some(chunk) = stream.next().await {
-            bytes += chunk?.len() as u64;
-        }
+    let image = customer_message(out, &mut events, &mut summary, ContentKind::Image).await?;
+    if let Content::Image { media, caption } = &image.content {
+        let bytes = download(stack.as_ref(), media).await?;
         summary.downloaded += bytes;
         line(
             out,
-            format_args!("customer  > [image, {bytes} bytes downloaded] Вот чек"),
+            format_args!(
+                "customer  > [image, {bytes} bytes downloaded]{}",
+                caption
+                    .as_deref()
+                    .map(|c| format!(" {c}"))
+                    .unwrap_or_default()
+            ),
         )?;
-    } else {
-        bail!("expected the customer's image, got {event:?}");
+    }
+    if caps.kind(ContentKind::Voice).direction.can_receive() {
+        sandbox.customer_sends(
+            account,
+            customer,
+            &CustomerMessage::media(
+                MediaUpload::new(MessageKind::Voice, ogg()).mime_type("audio/ogg"),
+            ),
+        )?;
+        let voice = customer_message(out, &mut events, &mut summary, ContentKind::Voice).await?;
+        if let Content::Voice { media, .. } = &voice.content {
+            let bytes = download(stack.as_ref(), media).await?;
+            summary.downloaded += bytes;
+            line(
+                out,
+                format_args!(
+                    "customer  > [voice note, {bytes} bytes downloaded{}]",
+                    media
+                        .mime_type
+                        .as_deref()
+                        .map(|m| format!(", {m}"))
+                        .unwrap_or_default()
+                ),
+            )?;
+        }
     }
 
     // 2. The operator answers with every kind.
@@ -326,7 +444,47 @@ async fn play(
         if i == 0 {
             message = message.reply_to(first.message_id.clone());
         }
-        let report = stack.send(&message).await?;
+        let before = requests(sandbox, account)?;
+        let report = match stack.send(&message).await {
+            Ok(report) => report,
+            // Refused: by the planner (no request left: the platform cannot take this kind in
+            // any form) or by the platform (the planner let it through). Shown as it is.
+            Err(err)
+                if err.platform_code().is_some()
+                    || matches!(err.kind(), ErrorKind::InvalidInput | ErrorKind::Unsupported) =>
+            {
+                let requested = requests(sandbox, account)? > before;
+                let by = if requested {
+                    format!("refused by {}", platform.display_name())
+                } else {
+                    summary.refused_unsent += 1;
+                    "refused before any request".to_owned()
+                };
+                line(
+                    out,
+                    format_args!(
+                        "operator  < {label}: {by} ({}{}): {}",
+                        err.kind(),
+                        err.platform_code()
+                            .map(|c| format!(", code {c}"))
+                            .unwrap_or_default(),
+                        err.message()
+                    ),
+                )?;
+                // What the planner had made of it, so the reader sees why it went that way.
+                if let Ok(planned) =
+                    messenger_core::plan::plan(&message, &caps, ReplyWindow::NotApplicable)
+                {
+                    for d in &planned.downgrades {
+                        line(out, format_args!("            planned downgrade: {d}"))?;
+                    }
+                }
+                continue;
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let (retried, notes) = refusals(&requests_since(sandbox, account, before)?);
+        summary.retried += retried;
         summary.sent += report.parts.len();
         summary.downgrades += report.downgrades.len();
         sent_ids.extend(report.parts.iter().map(|p| p.message_id.clone()));
@@ -347,31 +505,77 @@ async fn play(
         for d in &report.downgrades {
             line(out, format_args!("            downgrade: {d}"))?;
         }
+        if retried > 0 {
+            line(
+                out,
+                format_args!(
+                    "            {} refused {retried} attempt{} first ({}); retried until it was accepted",
+                    platform.display_name(),
+                    if retried == 1 { "" } else { "s" },
+                    notes.join(", ")
+                ),
+            )?;
+        }
     }
 
-    // 3. Statuses, where the platform reports them.
+    // 3. Statuses, where the platform reports them. A read receipt for a message covers the
+    // ones sent before it (WhatsApp sends one per message, VK one for the last message read).
     let tracker = StatusTracker::default();
-    if caps.statuses.delivered || caps.statuses.read {
+    if caps.statuses.read {
         sandbox.set_online(account, customer, true)?;
         sandbox.customer_reads(account, customer, None)?;
+        // Where the platform pushes no read receipts, the connector polls for them: the stream
+        // starts now and its first poll finds what the customer read.
+        let polled = connected.polled_statuses(&[]);
+        let polling = polled.is_some();
+        if let Some(stream) = polled {
+            events.add(stream);
+        }
         let mut remaining: Vec<MessageId> = sent_ids.clone();
+        let mut receipts = 0;
         while !remaining.is_empty() {
             let event = next_event(&mut events, |e| matches!(e, InboundEvent::Status(_))).await?;
             if let InboundEvent::Status(s) = &event {
                 tracker.apply(s).await?;
                 if s.status == DeliveryStatus::Read {
-                    remaining.retain(|id| *id != s.message_id);
+                    receipts += 1;
+                    // A polled status is one message's own; a pushed receipt may cover the
+                    // messages before it (VK's says the last message read).
+                    if let Some(at) = remaining.iter().position(|id| *id == s.message_id) {
+                        if polling {
+                            remaining.remove(at);
+                        } else {
+                            remaining.drain(..=at);
+                        }
+                    }
                 }
             }
         }
         summary.best_status = "read".into();
+        let chain = if caps.statuses.delivered {
+            "sent -> delivered -> read"
+        } else {
+            "sent -> read"
+        };
         line(
             out,
             format_args!(
-                "statuses  : all {} messages went sent -> delivered -> read",
-                sent_ids.len()
+                "statuses  : all {} messages went {chain} ({receipts} read {}{})",
+                sent_ids.len(),
+                if polling { "status" } else { "receipt" },
+                match (receipts == 1, polling) {
+                    (true, false) => "",
+                    (false, false) => "s",
+                    (true, true) => ", found by polling",
+                    (false, true) => "es, found by polling",
+                }
             ),
         )?;
+    } else if caps.statuses.delivered {
+        bail!(
+            "{} reports deliveries but not reads; the demo has no script for that",
+            platform.display_name()
+        );
     } else {
         summary.best_status = "sent".into();
         line(
@@ -383,40 +587,109 @@ async fn play(
         )?;
     }
 
-    // 4. The 24-hour window: a customer who never wrote.
+    // 4. The reply window: a customer who never wrote. Where the stack knows the window is
+    // closed, the SDK refuses without a request. This process has watched the account for
+    // seconds, not a whole window, so it cannot know (WhatsApp: `Unknown`) or has no window to
+    // know (VK enforces its own rules: `NotApplicable`): the send goes and the platform decides,
+    // at once (VK) or later in a `failed` status (WhatsApp). Each is shown as it is.
     if caps.reply_window.is_some() {
         let stranger = sandbox.create_customer(account, &NewCustomer::named("Oleg"))?;
+        let stranger_chat = ChatId::new(stranger.id.as_str());
+        let window = stack.reply_window(&stranger_chat).await?;
         let before = requests(sandbox, account)?;
-        let err = stack
+        let sent = stack
             .send(&OutgoingMessage::text(
-                stranger.id.as_str(),
+                stranger_chat.clone(),
                 "Здравствуйте!",
             ))
+            .await;
+        let requested = requests(sandbox, account)? > before;
+        match sent {
+            Err(err) if window == ReplyWindow::Closed => {
+                summary.window_enforced =
+                    Some(err.kind() == ErrorKind::OutsideReplyWindow && !requested);
+                line(
+                    out,
+                    format_args!(
+                        "operator  < text to a customer who never wrote: refused ({}), no request made",
+                        err.kind()
+                    ),
+                )?;
+            }
+            Err(err) => {
+                let code = err.platform_code().unwrap_or("none").to_owned();
+                let refused = requested
+                    && matches!(
+                        err.kind(),
+                        ErrorKind::OptedOut | ErrorKind::OutsideReplyWindow
+                    );
+                summary.window_enforced = Some(refused);
+                summary.window_refused_by_platform = Some(format!("{} {code}", err.kind()));
+                line(
+                    out,
+                    format_args!(
+                        "operator  < text to a customer who never wrote: the SDK sees no window here ({window:?}); {} refused it ({}, code {code})",
+                        platform.display_name(),
+                        err.kind()
+                    ),
+                )?;
+            }
+            Ok(report) => {
+                // Accepted: the platform's verdict comes back as the message's status.
+                let id = report
+                    .first_message_id()
+                    .cloned()
+                    .context("a send that went out has a message id")?;
+                let failed = next_event(&mut events, |e| {
+                    matches!(e, InboundEvent::Status(s)
+                        if s.message_id == id && s.status == DeliveryStatus::Failed)
+                })
+                .await
+                .context("the platform accepted a free-form message to a customer who never wrote and reported no failure")?;
+                let InboundEvent::Status(failed) = failed else {
+                    unreachable!("next_event returned a status")
+                };
+                let (kind, code) = failed
+                    .error
+                    .as_ref()
+                    .map(|e| (e.kind, e.code.clone().unwrap_or_else(|| "none".into())))
+                    .unwrap_or((ErrorKind::Platform, "none".into()));
+                summary.window_enforced = Some(kind == ErrorKind::OutsideReplyWindow);
+                summary.window_refused_by_platform = Some(format!("{kind} {code}"));
+                line(
+                    out,
+                    format_args!(
+                        "operator  < text to a customer who never wrote: the SDK cannot know the window yet ({window:?}: this process has watched for less than a day), so {} decides",
+                        platform.display_name()
+                    ),
+                )?;
+                line(
+                    out,
+                    format_args!(
+                        "            {} accepted it, then reported it `failed` ({kind}, code {code})",
+                        platform.display_name()
+                    ),
+                )?;
+            }
+        }
+        // Through the gate, like any send: opt-outs and the module state apply.
+        match stack
+            .send_template(&stranger_chat, &Template::new("order_update", "ru"))
             .await
-            .expect_err("a free-form message outside the window must be refused");
-        let refused =
-            err.kind() == ErrorKind::OutsideReplyWindow && requests(sandbox, account)? == before;
-        line(
-            out,
-            format_args!(
-                "operator  < text to a customer who never wrote: refused ({}), no request made",
-                err.kind()
-            ),
-        )?;
-        endpoint
-            .whatsapp()?
-            .send_template(
-                &ChatId::new(stranger.id.as_str()),
-                "order_update",
-                "ru",
-                serde_json::Value::Null,
-            )
-            .await?;
-        line(
-            out,
-            format_args!("operator  < template `order_update` to the same customer: sent"),
-        )?;
-        summary.window_enforced = Some(refused);
+        {
+            Ok(_) => line(
+                out,
+                format_args!("operator  < template `order_update` to the same customer: sent"),
+            )?,
+            Err(err) => line(
+                out,
+                format_args!(
+                    "operator  < template `order_update` to the same customer: {} ({})",
+                    err.message(),
+                    err.kind()
+                ),
+            )?,
+        }
     }
 
     // 5. The customer opts out; the next send is refused without a request.
@@ -442,7 +715,8 @@ async fn play(
     )?;
 
     // 6. An account whose owner never activated the module.
-    let inactive = connector.clone().gated(
+    let inactive = Gated::new(
+        connector.clone(),
         AccountId::new(format!("inactive-{platform}")),
         consent.clone(),
     );
@@ -475,6 +749,13 @@ async fn play(
         ),
     )?;
     Ok(summary)
+}
+
+/// A few bytes that start like an OGG (Opus) voice note.
+fn ogg() -> Vec<u8> {
+    let mut v = b"OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00OpusHead".to_vec();
+    v.extend(std::iter::repeat_n(0u8, 1000));
+    v
 }
 
 /// A few bytes that start like an MP3 file (an ID3 header).

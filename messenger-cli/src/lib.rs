@@ -3,7 +3,10 @@
 
 pub mod connect;
 pub mod demo;
+pub mod intake;
 pub mod matrix;
 pub mod parse;
 pub mod plan;
 pub mod receiver;
+pub mod registry;
+pub mod window;

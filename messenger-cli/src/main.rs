@@ -5,18 +5,28 @@
 //! messenger plan --platform telegram --text "..." [--strict]
 //! messenger plan --platform whatsapp --voice note.mp3 --caption "..."
 //! messenger parse telegram update.json      # or - for stdin
+//! messenger parse vk callback.json
+//! messenger parse max update.json
+//! messenger parse avito webhook.json
 //! messenger sandbox [--port 8085]
 //! messenger send --platform telegram --chat 42 --text "..." [--sandbox URL]
+//! messenger send --platform whatsapp --chat 16505551234 --text "..." [--window open|closed|unknown]
 //! messenger listen --platform whatsapp [--sandbox URL] [--count N]
+//! messenger listen --platform avito --track u2i-...:<message id>   # read statuses polled
+//! messenger connect avito [--sandbox URL] [--direct]
 //! messenger demo
+//! messenger serve --config server.toml      # the module as a service
+//! messenger serve --sandbox [--port 8080]   # the sandbox, its demo accounts, the server
 //! ```
+
+mod serve;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use messenger_core::plan::ReplyWindow;
 use messenger_core::{
     Capabilities, ContentKind, MediaSource, OutgoingContent, OutgoingMessage, Platform, Policy,
@@ -58,8 +68,9 @@ enum Command {
     },
     /// Send a message through a real platform (credentials from the environment) or the sandbox.
     Send(Box<SendArgs>),
-    /// Print inbound events as JSON Lines: long polling (Telegram) or a webhook receiver
-    /// (WhatsApp) on 127.0.0.1.
+    /// Print inbound events as JSON Lines: long polling where the platform has it (Telegram,
+    /// MAX, VK) or a webhook receiver (WhatsApp, Avito) on 127.0.0.1, and the statuses a
+    /// connector polls for where the platform pushes none (Avito's read statuses).
     Listen {
         /// The platform.
         #[arg(long)]
@@ -67,20 +78,42 @@ enum Command {
         /// Use the demo account of a sandbox started by `messenger sandbox` at this URL.
         #[arg(long)]
         sandbox: Option<String>,
-        /// The webhook receiver's port (WhatsApp).
+        /// The webhook receiver's port (WhatsApp, Avito).
         #[arg(long, default_value_t = 8090)]
         port: u16,
         /// Stop after this many events.
         #[arg(long)]
         count: Option<usize>,
+        /// Watch the read status of a message the account sent, as `CHAT:MESSAGE` (repeatable),
+        /// where the connector polls for read statuses (Avito).
+        #[arg(long = "track", value_name = "CHAT:MESSAGE")]
+        track: Vec<String>,
+    },
+    /// Connect an account and print its identity: through the platform's connection flow where
+    /// it has one (Avito: the OAuth consent page, then the address the browser reached or the
+    /// code, read from standard input), else with the credentials alone.
+    Connect {
+        /// The platform.
+        platform: Platform,
+        /// Use the demo account of a sandbox started by `messenger sandbox` at this URL.
+        #[arg(long)]
+        sandbox: Option<String>,
+        /// Connect with the credentials alone, even where the platform has a flow (Avito:
+        /// the client-credentials grant of the business's own account).
+        #[arg(long)]
+        direct: bool,
     },
     /// Start the sandbox in-process and play a scripted conversation on every platform.
     Demo,
+    /// Run the messenger module as a service: webhooks and long polls of every account, the
+    /// operator API, events, health and metrics (`--config FILE`), or all of it on the sandbox
+    /// (`--sandbox`).
+    Serve(serve::ServeArgs),
 }
 
 #[derive(clap::Args, Debug)]
 struct SendArgs {
-    /// The chat (Telegram chat id, WhatsApp number).
+    /// The chat (Telegram chat id, WhatsApp number, MAX user id, VK peer id, Avito chat id).
     #[arg(long)]
     chat: String,
     /// Reply to this message id.
@@ -101,9 +134,25 @@ enum Format {
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
 enum WindowArg {
+    /// The platform has no reply window here.
     NotApplicable,
+    /// The customer wrote within the window.
     Open,
+    /// The window is closed: free-form messages are refused before any request.
     Closed,
+    /// Nobody knows: the message goes and the platform decides.
+    Unknown,
+}
+
+impl From<WindowArg> for ReplyWindow {
+    fn from(arg: WindowArg) -> Self {
+        match arg {
+            WindowArg::NotApplicable => ReplyWindow::NotApplicable,
+            WindowArg::Open => ReplyWindow::Open,
+            WindowArg::Closed => ReplyWindow::Closed,
+            WindowArg::Unknown => ReplyWindow::Unknown,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -145,9 +194,12 @@ struct PlanArgs {
     /// Fail instead of degrading the content kind.
     #[arg(long)]
     strict: bool,
-    /// The state of the platform's reply window (WhatsApp's 24 h).
-    #[arg(long, value_enum, default_value_t = WindowArg::NotApplicable)]
-    window: WindowArg,
+    /// The state of the platform's reply window (WhatsApp's 24 h), where you know it. `plan`:
+    /// not-applicable unless given. `send`: unless given, the connector's own, and a new
+    /// process knows no window (unknown: the message goes and the platform decides); given, it
+    /// is used instead (closed refuses a free-form message before any request).
+    #[arg(long, value_enum)]
+    window: Option<WindowArg>,
     /// Print the text of each part, not only its length.
     #[arg(long)]
     show_text: bool,
@@ -155,7 +207,17 @@ struct PlanArgs {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Each connector's environment variables, from the registry, under the commands that read
+    // them.
+    let env = messenger_cli::registry::env_help();
+    let command = Cli::command()
+        .mut_subcommand("send", |c| c.after_long_help(env.clone()))
+        .mut_subcommand("listen", |c| c.after_long_help(env.clone()))
+        .mut_subcommand("connect", |c| c.after_long_help(env.clone()));
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -191,67 +253,75 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plan(args) => {
             let caps = Capabilities::of(args.platform);
             let message = plan_message(&args).await?;
-            let window = match args.window {
-                WindowArg::NotApplicable => ReplyWindow::NotApplicable,
-                WindowArg::Open => ReplyWindow::Open,
-                WindowArg::Closed => ReplyWindow::Closed,
-            };
+            let window = args.window.map_or(ReplyWindow::NotApplicable, Into::into);
             let rendered = messenger_cli::plan::render(&message, &caps, window, args.show_text)?;
             write!(stdout, "{rendered}")?;
         }
         Command::Sandbox { port } => {
-            let (_sandbox, demo) = messenger_sandbox::run(&format!("127.0.0.1:{port}")).await?;
+            let (sandbox, demo) = messenger_sandbox::run(&format!("127.0.0.1:{port}")).await?;
             writeln!(stdout, "messenger sandbox at {}", demo.urls.base)?;
-            writeln!(
-                stdout,
-                "  Telegram Bot API root: {}   (bot token: {})",
-                demo.urls.telegram, demo.telegram.token
-            )?;
-            writeln!(
-                stdout,
-                "    customer {} (\"{}\") has started the bot",
-                demo.telegram_customer.id, demo.telegram_customer.name
-            )?;
-            writeln!(
-                stdout,
-                "  WhatsApp Graph API root: {}   (phone-number id {}, token {}, app secret {})",
-                demo.urls.whatsapp,
-                messenger_sandbox::DEMO_WHATSAPP_PHONE_NUMBER_ID,
-                messenger_sandbox::DEMO_WHATSAPP_TOKEN,
-                messenger_sandbox::DEMO_WHATSAPP_APP_SECRET
-            )?;
-            writeln!(stdout, "    customer {}", demo.whatsapp_customer.id)?;
+            for seeded in &demo.accounts {
+                let platform = seeded.platform;
+                let root = demo.urls.platform(platform).unwrap_or_default();
+                writeln!(stdout, "  {} API root: {root}", platform.display_name())?;
+                // Demo credentials are made up and printed on purpose, so a second terminal
+                // (or a person) can use them.
+                let credentials = sandbox.credentials(&seeded.account.id)?;
+                for key in credentials
+                    .keys()
+                    .filter(|k| *k != messenger_core::registry::BASE_URL)
+                {
+                    writeln!(
+                        stdout,
+                        "    {key}: {}",
+                        credentials.get(key).unwrap_or_default()
+                    )?;
+                }
+                writeln!(
+                    stdout,
+                    "    customer {} (\"{}\")",
+                    seeded.customer.id, seeded.customer.name
+                )?;
+            }
             writeln!(
                 stdout,
                 "  control API: {}   (play the customer, inject faults)",
                 demo.urls.control
             )?;
             writeln!(stdout)?;
-            writeln!(
-                stdout,
-                "try:  messenger send --sandbox {} --platform telegram --chat {} --text hello",
-                demo.urls.base, demo.telegram_customer.id
-            )?;
-            writeln!(
-                stdout,
-                "      messenger listen --sandbox {} --platform telegram",
-                demo.urls.base
-            )?;
+            if let Some(first) = demo.accounts.first() {
+                writeln!(
+                    stdout,
+                    "try:  messenger send --sandbox {} --platform {} --chat {} --text hello",
+                    demo.urls.base, first.platform, first.customer.id
+                )?;
+                writeln!(
+                    stdout,
+                    "      messenger listen --sandbox {} --platform {}",
+                    demo.urls.base, first.platform
+                )?;
+            }
             writeln!(stdout, "Ctrl-C stops it.")?;
             stdout.flush()?;
             std::future::pending::<()>().await;
         }
         Command::Send(args) => {
             let platform = args.content.platform;
-            let endpoint = match &args.sandbox {
-                Some(url) => messenger_cli::connect::Endpoint::sandbox(platform, url)?,
-                None => messenger_cli::connect::Endpoint::from_env(platform)?,
+            let mut messenger = match &args.sandbox {
+                Some(url) => messenger_cli::connect::from_sandbox(platform, url).await?.0,
+                None => messenger_cli::connect::from_env(platform)?,
             };
-            let messenger = endpoint.messenger(platform)?;
+            if let Some(window) = args.content.window {
+                messenger = std::sync::Arc::new(messenger_cli::window::KnownWindow::new(
+                    messenger,
+                    window.into(),
+                ));
+            }
             let mut message = plan_message(&args.content).await?;
             message.chat = args.chat.clone().into();
             message.reply_to = args.reply_to.clone().map(Into::into);
             with_progress(&mut message);
+            let window = messenger.reply_window(&message.chat).await?;
             let report = messenger.send(&message).await?;
             for part in &report.parts {
                 writeln!(
@@ -264,64 +334,120 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             for d in &report.downgrades {
                 writeln!(stdout, "downgrade: {d}")?;
             }
+            if window == ReplyWindow::Unknown {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{}",
+                    messenger_cli::window::unknown_window_note(platform)
+                );
+            }
         }
         Command::Listen {
             platform,
             sandbox,
             port,
             count,
+            track,
         } => {
-            let endpoint = match &sandbox {
-                Some(url) => messenger_cli::connect::Endpoint::sandbox(platform, url)?,
-                None => messenger_cli::connect::Endpoint::from_env(platform)?,
-            };
-            let messenger = endpoint.messenger(platform)?;
-            let limit = count.unwrap_or(usize::MAX);
-            if messenger.capabilities().intake.long_poll {
-                let mut stream = messenger.updates()?;
-                let mut seen = 0;
-                while seen < limit {
-                    let Some(event) = futures::StreamExt::next(&mut stream).await else {
-                        break;
-                    };
-                    writeln!(stdout, "{}", serde_json::to_string(&event?)?)?;
-                    stdout.flush()?;
-                    seen += 1;
+            let (account, sandbox_account) = match &sandbox {
+                Some(url) => {
+                    let (account, sandbox_account) =
+                        messenger_cli::connect::open_from_sandbox(platform, url).await?;
+                    (account, Some(sandbox_account))
                 }
-            } else {
-                let mut receiver =
-                    messenger_cli::receiver::start(messenger, &format!("127.0.0.1:{port}")).await?;
-                if let Some(url) = &sandbox {
+                None => (messenger_cli::connect::open_from_env(platform)?, None),
+            };
+            let watch = track
+                .iter()
+                .map(|t| {
+                    let (chat, message) = t
+                        .rsplit_once(':')
+                        .filter(|(c, m)| !c.is_empty() && !m.is_empty())
+                        .with_context(|| format!("--track {t}: expected CHAT:MESSAGE"))?;
+                    Ok((chat.into(), message.into()))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut intake = messenger_cli::intake::Intake::start(
+                account.messenger.clone(),
+                &format!("127.0.0.1:{port}"),
+            )
+            .await?;
+            match account.polled_statuses(&watch) {
+                Some(statuses) => intake.add(statuses),
+                None if !watch.is_empty() => bail!(
+                    "--track: {} pushes its statuses; they arrive without it",
+                    platform.display_name()
+                ),
+                None => {}
+            }
+            if let Some(url) = intake.webhook_url() {
+                if let (Some(root), Some(sandbox_account)) = (&sandbox, &sandbox_account) {
                     let control = messenger_sandbox::Control::new(format!(
                         "{}/control",
-                        url.trim_end_matches('/')
+                        root.trim_end_matches('/')
                     ))?;
                     control
                         .update_account(
-                            messenger_sandbox::DEMO_WHATSAPP_PHONE_NUMBER_ID,
+                            &sandbox_account.id,
                             &messenger_sandbox::AccountPatch {
-                                webhook_url: Some(receiver.url()),
+                                webhook_url: Some(url.to_owned()),
                                 ..Default::default()
                             },
                         )
                         .await?;
                 }
-                let _ = writeln!(std::io::stderr(), "webhook receiver at {}", receiver.url());
-                let mut seen = 0;
-                while seen < limit {
-                    let Some(event) = receiver.events.recv().await else {
-                        break;
-                    };
-                    match event {
-                        Ok(event) => writeln!(stdout, "{}", serde_json::to_string(&event)?)?,
-                        Err(err) => {
-                            let _ = writeln!(std::io::stderr(), "rejected delivery: {err}");
-                        }
-                    }
-                    stdout.flush()?;
-                    seen += 1;
-                }
+                let _ = writeln!(std::io::stderr(), "webhook receiver at {url}");
             }
+            let limit = count.unwrap_or(usize::MAX);
+            let mut seen = 0;
+            while seen < limit {
+                let Some(event) = intake.events.recv().await else {
+                    break;
+                };
+                match event {
+                    Ok(event) => writeln!(stdout, "{}", serde_json::to_string(&event)?)?,
+                    Err(err) if intake.webhook_url().is_some() => {
+                        let _ = writeln!(std::io::stderr(), "rejected delivery: {err}");
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+                stdout.flush()?;
+                seen += 1;
+            }
+        }
+        Command::Connect {
+            platform,
+            sandbox,
+            direct,
+        } => {
+            let account = match &sandbox {
+                Some(url) => {
+                    messenger_cli::connect::open_from_sandbox(platform, url)
+                        .await?
+                        .0
+                }
+                None => messenger_cli::connect::open_from_env(platform)?,
+            };
+            let flow = account.connection_flow(direct)?;
+            let mut input = tokio::io::BufReader::new(tokio::io::stdin());
+            let me = messenger_cli::connect::walk(flow.as_ref(), &mut input, &mut stdout).await?;
+            writeln!(
+                stdout,
+                "connected: {} account {}{}{}",
+                platform.display_name(),
+                me.id,
+                me.name
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default(),
+                me.username
+                    .as_deref()
+                    .map(|u| format!(" @{u}"))
+                    .unwrap_or_default(),
+            )?;
+        }
+        Command::Serve(args) => {
+            serve::run(args, &mut stdout).await?;
         }
         Command::Demo => {
             let started = std::time::Instant::now();

@@ -4,10 +4,7 @@ use std::fmt::Write;
 
 use messenger_core::{Capabilities, ContentKind, Direction, KindCapability, LengthUnit, Platform};
 
-/// Whether this release ships a connector for `platform`.
-pub fn has_connector(platform: Platform) -> bool {
-    matches!(platform, Platform::Telegram | Platform::WhatsApp)
-}
+pub use crate::registry::has_connector;
 
 /// A size as its source states it: binary (MiB) where the limit is a multiple of 2^20
 /// (Telegram's), decimal (MB, GB) where it is a multiple of 10^6 (the others').

@@ -13,14 +13,8 @@ use messenger_core::{Error, InboundEvent, Platform};
 /// assert_eq!(events.len(), 1);
 /// ```
 pub fn parse(platform: Platform, body: &[u8]) -> Result<Vec<InboundEvent>, Error> {
-    match platform {
-        Platform::Telegram => connector_telegram::parse(body),
-        Platform::WhatsApp => connector_whatsapp::parse(body),
-        other => Err(Error::unsupported(format!(
-            "no {} connector in this release yet; parse supports telegram and whatsapp",
-            other.display_name()
-        ))),
-    }
+    // The connector's one parser: the same function its webhook handler and poller use.
+    (crate::registry::entry(platform)?.parse)(body)
 }
 
 /// Renders events as JSON Lines (one event a line, with a trailing newline).

@@ -10,7 +10,8 @@ use messenger_core::{
 /// Plans `message` for `caps` and renders the plan for people.
 ///
 /// Texts are shown by length and, only when `show_text` is set, in full: a dry run of a real
-/// customer message should not end up in a terminal log by default.
+/// customer message should not end up in a terminal log by default. A closed `window` refuses
+/// (`outside_reply_window`); an unknown one is planned like an open one, and says so.
 pub fn render(
     message: &OutgoingMessage,
     caps: &Capabilities,
@@ -18,7 +19,13 @@ pub fn render(
     show_text: bool,
 ) -> Result<String> {
     let p = plan(message, caps, window)?;
-    Ok(render_plan(&p, caps, show_text))
+    let mut out = render_plan(&p, caps, show_text);
+    if window == ReplyWindow::Unknown {
+        out.push_str(
+            "  reply window unknown: the platform decides (outside it, the message fails later)\n",
+        );
+    }
+    Ok(out)
 }
 
 fn describe_text(out: &mut String, label: &str, text: &str, unit: LengthUnit, show_text: bool) {

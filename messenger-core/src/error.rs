@@ -60,6 +60,10 @@ pub enum ErrorKind {
     Decode,
     /// A webhook request failed verification.
     WebhookRejected,
+    /// A state store refused or failed (an in-memory store at its capacity, a database that is
+    /// unreachable): the state change was **not** recorded. Answered 500 to a webhook, so the
+    /// platform delivers again.
+    Storage,
 }
 
 impl ErrorKind {
@@ -82,6 +86,7 @@ impl ErrorKind {
             ErrorKind::Transport => "transport",
             ErrorKind::Decode => "decode",
             ErrorKind::WebhookRejected => "webhook_rejected",
+            ErrorKind::Storage => "storage",
         }
     }
 
@@ -108,6 +113,50 @@ pub enum Delivery {
     MaybeSent,
 }
 
+/// What a platform's rate limit applies to: how far a retry-after reaches.
+///
+/// Connectors mark each rate-limit answer ([`Error::with_rate_scope`]); an unmarked one is
+/// [`RateScope::Chat`]. [`RateLimited`](crate::layers::RateLimited) pauses only the chat the
+/// answer came from, or every chat of the account for [`RateScope::Account`].
+///
+/// ```
+/// use std::time::Duration;
+/// use messenger_core::error::RateScope;
+/// use messenger_core::Error;
+/// // WhatsApp 130429: the phone number's throughput is exhausted, whatever the recipient.
+/// let err = Error::rate_limited(Some(Duration::from_secs(2))).with_rate_scope(RateScope::Account);
+/// assert_eq!(err.rate_scope(), RateScope::Account);
+/// // Telegram 429 in one chat: that chat only (the default).
+/// assert_eq!(Error::rate_limited(None).rate_scope(), RateScope::Chat);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RateScope {
+    /// The conversation the request went to (Telegram's per-chat flood control, WhatsApp
+    /// 131056 "pair rate limit").
+    #[default]
+    Chat,
+    /// Every conversation of the account (WhatsApp 130429, an account-wide quota).
+    Account,
+}
+
+impl RateScope {
+    /// The snake_case name used in JSON and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateScope::Chat => "chat",
+            RateScope::Account => "account",
+        }
+    }
+}
+
+impl fmt::Display for RateScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The SDK's error.
@@ -131,6 +180,7 @@ pub struct Error {
     platform: Option<Platform>,
     code: Option<String>,
     retry_after: Option<Duration>,
+    rate_scope: RateScope,
     delivery: Delivery,
     retryable: bool,
     sent: Vec<MessageId>,
@@ -147,6 +197,7 @@ impl Error {
             platform: None,
             code: None,
             retry_after: None,
+            rate_scope: RateScope::Chat,
             delivery: Delivery::NotSent,
             retryable: kind.is_retryable_by_default(),
             sent: Vec::new(),
@@ -219,6 +270,11 @@ impl Error {
         self.retry_after = retry_after;
         self
     }
+    /// Sets what a rate limit applies to (the default is [`RateScope::Chat`]).
+    pub fn with_rate_scope(mut self, scope: RateScope) -> Self {
+        self.rate_scope = scope;
+        self
+    }
     /// Sets whether the failed send may have gone out.
     pub fn with_delivery(mut self, delivery: Delivery) -> Self {
         self.delivery = delivery;
@@ -260,6 +316,11 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
     }
+    /// What the rate limit of a [`ErrorKind::RateLimited`] error applies to:
+    /// [`RateScope::Chat`] unless the connector marked it otherwise.
+    pub fn rate_scope(&self) -> RateScope {
+        self.rate_scope
+    }
     /// Whether the failed send may have gone out.
     pub fn delivery(&self) -> Delivery {
         self.delivery
@@ -295,6 +356,7 @@ impl fmt::Debug for Error {
             .field("platform", &self.platform)
             .field("code", &self.code)
             .field("retry_after", &self.retry_after)
+            .field("rate_scope", &self.rate_scope)
             .field("delivery", &self.delivery)
             .field("retryable", &self.retryable)
             .field("sent", &self.sent.len())
@@ -364,7 +426,11 @@ mod tests {
             serde_json::to_string(&ErrorKind::OutsideReplyWindow).unwrap(),
             "\"outside_reply_window\""
         );
-        for k in [ErrorKind::RecipientBlocked, ErrorKind::WebhookRejected] {
+        for k in [
+            ErrorKind::RecipientBlocked,
+            ErrorKind::WebhookRejected,
+            ErrorKind::Storage,
+        ] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
     }

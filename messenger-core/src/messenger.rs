@@ -11,6 +11,7 @@ use crate::capabilities::Capabilities;
 use crate::error::{Error, Result};
 use crate::model::{
     AccountInfo, ByteStream, ChatId, InboundEvent, MediaRef, MessageId, OutgoingMessage, Platform,
+    Template,
 };
 use crate::plan::{Downgrade, Part, ReplyWindow};
 use crate::webhook::{WebhookOutcome, WebhookRequest};
@@ -84,6 +85,36 @@ pub trait Messenger: Send + Sync {
         crate::send::execute(self, message).await
     }
 
+    /// Sends a pre-approved [`Template`] (WhatsApp's way to write outside the reply window).
+    /// Not planned: the platform renders it. Unsupported by default.
+    async fn send_template(&self, chat: &ChatId, template: &Template) -> Result<SentPart> {
+        let _ = (chat, template);
+        Err(
+            Error::unsupported("message templates are not available on this platform")
+                .with_platform(self.platform()),
+        )
+    }
+
+    /// Replaces the text of a message the account sent, where the platform can
+    /// ([`ActionCapability::edit`](crate::capabilities::ActionCapability::edit)). Unsupported by default.
+    async fn edit_text(&self, chat: &ChatId, message: &MessageId, text: &str) -> Result<()> {
+        let _ = (chat, message, text);
+        Err(
+            Error::unsupported("editing messages is not available on this platform")
+                .with_platform(self.platform()),
+        )
+    }
+
+    /// Deletes a message the account sent, where the platform can ([`ActionCapability::delete`](crate::capabilities::ActionCapability::delete)).
+    /// Unsupported by default.
+    async fn delete_message(&self, chat: &ChatId, message: &MessageId) -> Result<()> {
+        let _ = (chat, message);
+        Err(
+            Error::unsupported("deleting messages is not available on this platform")
+                .with_platform(self.platform()),
+        )
+    }
+
     /// Whether `chat` is a group (rate limits differ: Telegram allows 20/min in a group and
     /// 1/s in a private chat). Defaults to `false`.
     fn is_group_chat(&self, chat: &ChatId) -> bool {
@@ -128,6 +159,25 @@ pub trait Messenger: Send + Sync {
         )
     }
 
+    /// Statuses of sent messages that the platform does not push but the connector polls for
+    /// (Avito's read receipts), as a stream; `Unsupported` where statuses arrive with
+    /// [`updates`](Messenger::updates) or webhooks. Messages sent through this connector are
+    /// watched by themselves; [`track_status`](Messenger::track_status) adds others (sent by
+    /// another process, or before a restart).
+    fn status_updates(&self) -> Result<EventStream> {
+        Err(
+            Error::unsupported("this platform pushes its statuses; there is nothing to poll")
+                .with_platform(self.platform()),
+        )
+    }
+
+    /// Watches the account's message `message` in `chat` for
+    /// [`status_updates`](Messenger::status_updates). Does nothing where statuses are pushed.
+    fn track_status(&self, chat: &ChatId, message: &MessageId) -> Result<()> {
+        let _ = (chat, message);
+        Ok(())
+    }
+
     /// Long-polls the platform for updates, where it has long polling.
     fn updates(&self) -> Result<EventStream> {
         Err(
@@ -139,40 +189,5 @@ pub trait Messenger: Send + Sync {
 
 #[async_trait]
 impl<M: Messenger + ?Sized> Messenger for std::sync::Arc<M> {
-    fn platform(&self) -> Platform {
-        (**self).platform()
-    }
-    fn capabilities(&self) -> &Capabilities {
-        (**self).capabilities()
-    }
-    async fn connect(&self) -> Result<AccountInfo> {
-        (**self).connect().await
-    }
-    async fn send_part(&self, chat: &ChatId, part: &Part) -> Result<SentPart> {
-        (**self).send_part(chat, part).await
-    }
-    async fn send(&self, message: &OutgoingMessage) -> Result<SendReport> {
-        (**self).send(message).await
-    }
-    fn is_group_chat(&self, chat: &ChatId) -> bool {
-        (**self).is_group_chat(chat)
-    }
-    fn canonical_chat(&self, chat: &ChatId) -> ChatId {
-        (**self).canonical_chat(chat)
-    }
-    async fn reply_window(&self, chat: &ChatId) -> Result<ReplyWindow> {
-        (**self).reply_window(chat).await
-    }
-    async fn download(&self, media: &MediaRef) -> Result<ByteStream> {
-        (**self).download(media).await
-    }
-    async fn mark_read(&self, chat: &ChatId, message: &MessageId) -> Result<()> {
-        (**self).mark_read(chat, message).await
-    }
-    async fn handle_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome> {
-        (**self).handle_webhook(request).await
-    }
-    fn updates(&self) -> Result<EventStream> {
-        (**self).updates()
-    }
+    crate::forward_messenger!(all);
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::redact::{MimeEssence, redacted};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::Stream;
@@ -299,38 +300,14 @@ impl fmt::Debug for MediaRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MediaRef")
             .field("id", &self.id)
-            .field("mime_type", &self.mime_type)
-            .field("file_name", &self.file_name.as_ref().map(|_| Redacted))
+            .field("mime_type", &MimeEssence(self.mime_type.as_deref()))
+            .field("file_name", &redacted(&self.file_name))
             .field("size", &self.size)
             .finish()
     }
 }
 
-/// Prints `<redacted>` in `Debug` output.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Redacted;
-
-impl fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// The essence of a MIME type (`type/subtype`), without parameters: a `Content-Type` such as
-/// `application/pdf; name="scan-ivanov.pdf"` carries a file name in its parameters, so only the
-/// essence may go into logs, errors and downgrade reasons.
-pub(crate) fn mime_essence(mime: &str) -> &str {
-    mime.split(';').next().unwrap_or("").trim()
-}
-
-/// `Debug` helper: the length of a text in chars, never the text.
-pub(crate) struct TextLen<'a>(pub(crate) &'a str);
-
-impl fmt::Debug for TextLen<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{} chars>", self.0.chars().count())
-    }
-}
+pub use crate::redact::{Redacted, TextLen, mime_essence};
 
 /// A content body of a received message.
 ///
@@ -902,6 +879,57 @@ impl OutgoingMessage {
     }
 }
 
+/// A pre-approved message template: the one kind WhatsApp accepts outside its 24-hour reply
+/// window. Sent with [`Messenger::send_template`](crate::Messenger::send_template), which the
+/// gate checks like any send (opt-outs, module state).
+///
+/// `components` is passed to the platform as it is (WhatsApp: the array of header, body and
+/// button components); it can carry a customer's data, so `Debug` does not show it.
+///
+/// ```
+/// use messenger_core::Template;
+/// let t = Template::new("order_shipped", "ru")
+///     .components(serde_json::json!([{"type": "body", "parameters": [{"type": "text", "text": "Иван"}]}]));
+/// assert_eq!(t.name, "order_shipped");
+/// assert!(!format!("{t:?}").contains("Иван"));
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct Template {
+    /// The template's name, as approved.
+    pub name: String,
+    /// Its language code (`en_US`, `ru`).
+    pub language: String,
+    /// Its parameters, in the platform's shape; `Null` for none.
+    pub components: serde_json::Value,
+}
+
+impl Template {
+    /// A template without parameters.
+    pub fn new(name: impl Into<String>, language: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            language: language.into(),
+            components: serde_json::Value::Null,
+        }
+    }
+
+    /// Sets the parameters.
+    pub fn components(mut self, components: serde_json::Value) -> Self {
+        self.components = components;
+        self
+    }
+}
+
+impl fmt::Debug for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Template")
+            .field("name", &self.name)
+            .field("language", &self.language)
+            .field("components", &Redacted)
+            .finish()
+    }
+}
+
 /// Who sent an inbound message.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sender {
@@ -915,7 +943,7 @@ impl fmt::Debug for Sender {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sender")
             .field("id", &self.id)
-            .field("name", &self.name.as_ref().map(|_| Redacted))
+            .field("name", &redacted(&self.name))
             .finish()
     }
 }
@@ -977,6 +1005,10 @@ pub enum ContactChange {
     OptedOut,
     /// The customer agreed to messages again.
     OptedIn,
+    /// The customer's id changed (a WhatsApp number or identity change, a Telegram group that
+    /// became a supergroup): the conversation continues under
+    /// [`ContactEvent::new_chat_id`], and the CRM relinks it.
+    IdChanged,
 }
 
 /// The state of a connected account, reported as an event.
@@ -1045,8 +1077,32 @@ pub struct ContactEvent {
     pub user_id: UserId,
     /// What changed.
     pub change: ContactChange,
+    /// The conversation's new id, for [`ContactChange::IdChanged`] (absent from the JSON
+    /// otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_chat_id: Option<ChatId>,
     /// When.
     pub timestamp: DateTime<Utc>,
+}
+
+impl ContactEvent {
+    /// A contact event without a new chat id.
+    pub fn new(
+        platform: Platform,
+        chat_id: impl Into<ChatId>,
+        user_id: impl Into<UserId>,
+        change: ContactChange,
+        timestamp: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            platform,
+            chat_id: chat_id.into(),
+            user_id: user_id.into(),
+            change,
+            new_chat_id: None,
+            timestamp,
+        }
+    }
 }
 
 /// A change in the connected account's health.
@@ -1067,6 +1123,26 @@ pub struct OtherEvent {
     pub platform: Platform,
     /// The platform's name for it (`callback_query`, `poll`, `chat_member`...).
     pub kind: String,
+    /// The conversation it concerns, wherever there is one (absent from the JSON otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<ChatId>,
+}
+
+impl OtherEvent {
+    /// An event of `kind` that concerns no particular conversation.
+    pub fn new(platform: Platform, kind: impl Into<String>) -> Self {
+        Self {
+            platform,
+            kind: kind.into(),
+            chat_id: None,
+        }
+    }
+
+    /// The same event, about the conversation `chat`.
+    pub fn in_chat(mut self, chat: impl Into<ChatId>) -> Self {
+        self.chat_id = Some(chat.into());
+        self
+    }
 }
 
 /// Something that happened on a platform, normalised.
@@ -1075,10 +1151,15 @@ pub struct OtherEvent {
 ///
 /// ```
 /// use messenger_core::{InboundEvent, OtherEvent, Platform};
-/// let e = InboundEvent::Other(OtherEvent { platform: Platform::Telegram, kind: "poll".into() });
+/// let e = InboundEvent::Other(OtherEvent::new(Platform::Telegram, "poll"));
 /// assert_eq!(
 ///     serde_json::to_string(&e).unwrap(),
 ///     r#"{"type":"other","platform":"telegram","kind":"poll"}"#
+/// );
+/// let e = InboundEvent::Other(OtherEvent::new(Platform::Telegram, "poll").in_chat("-100123"));
+/// assert_eq!(
+///     serde_json::to_string(&e).unwrap(),
+///     r#"{"type":"other","platform":"telegram","kind":"poll","chat_id":"-100123"}"#
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1115,7 +1196,8 @@ impl InboundEvent {
             InboundEvent::Message(e) => Some(&e.chat_id),
             InboundEvent::Status(e) => Some(&e.chat_id),
             InboundEvent::Contact(e) => Some(&e.chat_id),
-            InboundEvent::Account(_) | InboundEvent::Other(_) => None,
+            InboundEvent::Other(e) => e.chat_id.as_ref(),
+            InboundEvent::Account(_) => None,
         }
     }
 

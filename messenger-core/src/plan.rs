@@ -7,6 +7,8 @@
 //! What [`plan`] decides, in order:
 //!
 //! 1. A [`ReplyWindow::Closed`] fails with [`ErrorKind::OutsideReplyWindow`] before anything else.
+//!    Only `Closed` does: an [`Unknown`](ReplyWindow::Unknown) window is planned like an open
+//!    one, and the platform decides.
 //! 2. Text: empty or whitespace-only text is [`ErrorKind::InvalidInput`]; text the platform cannot
 //!    send is [`ErrorKind::Unsupported`]; text over the limit is split by [`split_text`]
 //!    (paragraph, then line, then sentence, then word, then grapheme-cluster boundaries), reported
@@ -70,11 +72,18 @@ pub enum ReplyWindow {
     /// The platform has no reply window (or it does not apply to this chat).
     #[default]
     NotApplicable,
-    /// The window is open.
+    /// The window is open: the customer wrote within it.
     Open,
-    /// The window is closed (or the customer never wrote): free-form sends fail with
-    /// [`ErrorKind::OutsideReplyWindow`].
+    /// The window is closed: the customer's last message is older than the window, or whoever
+    /// keeps the times has watched this account's inbound messages for longer than a whole
+    /// window and saw none from this customer. Free-form sends fail with
+    /// [`ErrorKind::OutsideReplyWindow`] before any request.
     Closed,
+    /// Nobody has watched this chat for a whole window: no message from the customer is known,
+    /// but one may have come before anyone was watching (a new process, a new store). The
+    /// planner lets the send go and the platform decides (WhatsApp accepts it, then reports a
+    /// `failed` status with code 131047 if the window was closed).
+    Unknown,
 }
 
 /// One message the platform will receive.
@@ -212,9 +221,11 @@ pub struct Plan {
 /// assert!(p.parts[0].reply_to.is_some() && p.parts[1].reply_to.is_none());
 /// assert_eq!(p.downgrades[0].reason, DowngradeReason::CaptionMoved { limit: 1024 });
 ///
-/// // A closed reply window refuses before anything else.
+/// // A closed reply window refuses before anything else; an unknown one is left to the
+/// // platform.
 /// let err = plan(&msg, &tg, ReplyWindow::Closed).unwrap_err();
 /// assert_eq!(err.kind(), ErrorKind::OutsideReplyWindow);
+/// assert!(plan(&msg, &tg, ReplyWindow::Unknown).is_ok());
 /// ```
 pub fn plan(message: &OutgoingMessage, caps: &Capabilities, window: ReplyWindow) -> Result<Plan> {
     if window == ReplyWindow::Closed {

@@ -47,7 +47,7 @@
 //! # });
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -121,37 +121,97 @@ pub trait StatusStore: Send + Sync + fmt::Debug {
 }
 
 /// An in-memory [`StatusStore`] (one mutex; each operation holds it briefly, never across an
-/// `.await`).
-#[derive(Debug, Default)]
+/// `.await`), bounded: at most [`capacity`](Self::capacity) messages
+/// ([`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) by default).
+///
+/// At capacity the message first tracked longest ago is forgotten. A status update for it that
+/// comes later starts it afresh (a very late `delivered` could then stand where a `read` was);
+/// the status of a message that old is history, which a CRM keeps in its own database.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use chrono::Utc;
+/// use messenger_core::status::{MemoryStatusStore, StatusTracker};
+/// use messenger_core::{DeliveryStatus, Platform, StatusEvent};
+/// let store = std::sync::Arc::new(MemoryStatusStore::with_capacity(2));
+/// let tracker = StatusTracker::new(store.clone());
+/// for id in ["m1", "m2", "m3"] {
+///     tracker.apply(&StatusEvent {
+///         platform: Platform::WhatsApp, chat_id: "1".into(), message_id: id.into(),
+///         status: DeliveryStatus::Sent, timestamp: Utc::now(), error: None,
+///     }).await?;
+/// }
+/// assert_eq!(store.len(), 2);
+/// # Ok::<(), messenger_core::Error>(()) }).unwrap();
+/// ```
 pub struct MemoryStatusStore {
-    statuses: Mutex<HashMap<StatusKey, TrackedStatus>>,
+    capacity: usize,
+    state: Mutex<StatusState>,
+}
+
+#[derive(Default)]
+struct StatusState {
+    statuses: HashMap<StatusKey, TrackedStatus>,
+    /// The keys in the order they were first tracked.
+    order: VecDeque<StatusKey>,
 }
 
 impl MemoryStatusStore {
-    /// An empty store.
+    /// The default capacity: 100 000 messages.
+    pub const DEFAULT_CAPACITY: usize = 100_000;
+
+    /// An empty store of the default capacity.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
+    }
+
+    /// An empty store tracking at most `capacity` messages (at least one).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            state: Mutex::new(StatusState::default()),
+        }
+    }
+
+    /// The most messages tracked.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// How many messages are tracked.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().statuses.len()
     }
 
     /// Whether no message is tracked.
     pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.lock().statuses.is_empty()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<StatusKey, TrackedStatus>> {
-        self.statuses.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, StatusState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Default for MemoryStatusStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MemoryStatusStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStatusStore")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish()
     }
 }
 
 #[async_trait]
 impl StatusStore for MemoryStatusStore {
     async fn get(&self, key: &StatusKey) -> Result<Option<TrackedStatus>> {
-        Ok(self.lock().get(key).cloned())
+        Ok(self.lock().statuses.get(key).cloned())
     }
 
     async fn compare_and_set(
@@ -160,11 +220,20 @@ impl StatusStore for MemoryStatusStore {
         expected: Option<&TrackedStatus>,
         new: TrackedStatus,
     ) -> Result<bool> {
-        let mut statuses = self.lock();
-        if statuses.get(key) != expected {
+        let mut state = self.lock();
+        if state.statuses.get(key) != expected {
             return Ok(false);
         }
-        statuses.insert(key.clone(), new);
+        if expected.is_none() {
+            while state.statuses.len() >= self.capacity {
+                let Some(oldest) = state.order.pop_front() else {
+                    break;
+                };
+                state.statuses.remove(&oldest);
+            }
+            state.order.push_back(key.clone());
+        }
+        state.statuses.insert(key.clone(), new);
         Ok(true)
     }
 }

@@ -64,6 +64,29 @@ impl WebhookRequest {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Refuses a body over `max` bytes with [`ErrorKind::TooLarge`] (answered 413 by
+    /// [`WebhookResponse::for_error`]), before anything reads it: every connector checks this
+    /// first, so a huge delivery costs neither memory nor parsing time.
+    ///
+    /// ```
+    /// use messenger_core::webhook::{WebhookRequest, WebhookResponse};
+    /// use messenger_core::ErrorKind;
+    /// let req = WebhookRequest::post(vec![b' '; 2048]);
+    /// assert!(req.ensure_body_within(4096).is_ok());
+    /// let err = req.ensure_body_within(1024).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TooLarge);
+    /// assert_eq!(WebhookResponse::for_error(&err).status, 413);
+    /// ```
+    pub fn ensure_body_within(&self, max: usize) -> Result<()> {
+        if self.body.len() > max {
+            return Err(Error::too_large(format!(
+                "the webhook body has {} bytes; the limit is {max} bytes",
+                self.body.len()
+            )));
+        }
+        Ok(())
+    }
+
     /// The decoded value of a query parameter.
     pub fn query_param(&self, name: &str) -> Option<String> {
         let query = self.query.as_deref()?;
@@ -116,11 +139,13 @@ impl WebhookResponse {
     }
 
     /// The response to a request that failed: 401 for a failed verification, 400 for a body
-    /// that cannot be decoded, 500 otherwise (the platform then retries).
+    /// that cannot be decoded, 413 for one over the size limit, 403 while the module is
+    /// inactive or the platform suspended, 500 otherwise (the platform then retries).
     pub fn for_error(err: &Error) -> Self {
         let status = match err.kind() {
             ErrorKind::WebhookRejected => 401,
             ErrorKind::Decode | ErrorKind::InvalidInput => 400,
+            ErrorKind::TooLarge => 413,
             ErrorKind::ModuleInactive | ErrorKind::PlatformSuspended => 403,
             _ => 500,
         };
@@ -149,6 +174,43 @@ pub struct WebhookOutcome {
     pub events: Vec<InboundEvent>,
     /// The exact response to send back.
     pub response: WebhookResponse,
+}
+
+/// The first steps of every webhook handler, in this order: the body's size against
+/// `max_body` ([`ErrorKind::TooLarge`], answered 413), then `verify` (the platform's check,
+/// failing closed). A refusal is logged with the platform and its kind, never the body.
+///
+/// ```
+/// use messenger_core::webhook::{admit, verify_secret_header, WebhookRequest};
+/// use messenger_core::{ErrorKind, Platform};
+/// let check = |r: &WebhookRequest| verify_secret_header(r, "X-Max-Bot-Api-Secret", "s3cret");
+/// let ok = WebhookRequest::post("{}").header("X-Max-Bot-Api-Secret", "s3cret");
+/// assert!(admit(&ok, Platform::Max, 1024, check).is_ok());
+/// let big = WebhookRequest::post(vec![b' '; 2048]).header("X-Max-Bot-Api-Secret", "s3cret");
+/// assert_eq!(admit(&big, Platform::Max, 1024, check).unwrap_err().kind(), ErrorKind::TooLarge);
+/// let forged = WebhookRequest::post("{}").header("X-Max-Bot-Api-Secret", "guess");
+/// let err = admit(&forged, Platform::Max, 1024, check).unwrap_err();
+/// assert_eq!((err.kind(), err.platform()), (ErrorKind::WebhookRejected, Some(Platform::Max)));
+/// ```
+pub fn admit(
+    request: &WebhookRequest,
+    platform: crate::Platform,
+    max_body: usize,
+    verify: impl FnOnce(&WebhookRequest) -> Result<()>,
+) -> Result<()> {
+    if let Err(err) = request.ensure_body_within(max_body) {
+        tracing::warn!(
+            platform = %platform,
+            body_len = request.body.len(),
+            max_body,
+            "webhook body over the limit; refused unread"
+        );
+        return Err(err.with_platform(platform));
+    }
+    verify(request).map_err(|err| {
+        tracing::warn!(platform = %platform, kind = %err.kind(), "webhook delivery rejected");
+        err.with_platform(platform)
+    })
 }
 
 /// Compares two byte strings in time that depends only on their lengths.

@@ -4,11 +4,14 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SecondsFormat, TimeZone, Utc};
+use hmac::{Hmac, Mac};
 use messenger_core::consent::{
-    AcceptanceLog, AcceptanceMethod, AcceptanceRecord, AcceptanceStore, AgreementEdition,
-    ChainError, ChatKey, Consent, ContinuedUsePolicy, FirstContactNotice, GENESIS_HASH,
-    MemoryAcceptanceStore, OptOutCause, OptOutRegistry, ReOptInPolicy, verify_chain,
+    AcceptanceKey, AcceptanceLog, AcceptanceMethod, AcceptanceRecord, AcceptanceStore,
+    AgreementEdition, ChainError, ChatKey, Consent, ContactLog, ContinuedUsePolicy,
+    FirstContactNotice, GENESIS_HASH, MemoryAcceptanceStore, MemoryContactLog, MemoryOptOutStore,
+    OptOutCause, OptOutRegistry, ReOptInPolicy, SignedHead, verify_chain,
 };
+use messenger_core::redact::Secret;
 use messenger_core::{
     AccountId, ContactChange, ContactEvent, Content, ErrorKind, InboundEvent, MediaSource,
     MessageEvent, OutgoingContent, Platform, Sender, UserId,
@@ -57,15 +60,33 @@ fn contact(platform: Platform, chat: &str, change: ContactChange) -> InboundEven
         chat_id: chat.into(),
         user_id: UserId::new(chat),
         change,
+        new_chat_id: None,
         timestamp: at(2026, 3, 2),
     })
 }
 
 // ---- the acceptance log -------------------------------------------------------------------
 
+/// The CRM's key (held outside the store).
+fn key() -> AcceptanceKey {
+    AcceptanceKey::new(Secret::new(b"the CRM's 32-byte acceptance key!".to_vec())).unwrap()
+}
+
+/// Someone who can write the store, but does not hold the key.
+fn attacker_key() -> AcceptanceKey {
+    AcceptanceKey::new(Secret::new(vec![0xEE; 32])).unwrap()
+}
+
+/// Re-hashes `record` without the key, as a store writer would: under another key, keeping the
+/// genuine key id so that the record claims to be genuine.
+fn rehash_without_key(record: &mut AcceptanceRecord) {
+    record.key_id = key().id().to_owned();
+    record.hash = record.compute_hash(&attacker_key());
+}
+
 /// Four records from two owners, chained.
 async fn sample_records() -> Vec<AcceptanceRecord> {
-    let log = AcceptanceLog::in_memory();
+    let log = AcceptanceLog::in_memory(key());
     let a = AccountId::new("shop-a");
     let b = AccountId::new("shop-b");
     log.append(
@@ -103,10 +124,29 @@ async fn sample_records() -> Vec<AcceptanceRecord> {
     log.records().await.unwrap()
 }
 
+fn log_of(records: Vec<AcceptanceRecord>) -> AcceptanceLog {
+    AcceptanceLog::new(
+        Arc::new(MemoryAcceptanceStore::from_records(records)),
+        key(),
+    )
+}
+
 async fn verify_records(records: Vec<AcceptanceRecord>) -> Result<u64, ChainError> {
-    let log = AcceptanceLog::new(Arc::new(MemoryAcceptanceStore::from_records(records)));
-    match log.verify().await {
-        Ok(head) => Ok(head.len),
+    match log_of(records).verify().await {
+        Ok(head) => Ok(head.seq),
+        Err(e) => Err(e
+            .chain()
+            .cloned()
+            .expect("a chain error, not a store error")),
+    }
+}
+
+async fn verify_records_against(
+    records: Vec<AcceptanceRecord>,
+    head: &SignedHead,
+) -> Result<u64, ChainError> {
+    match log_of(records).verify_against(head).await {
+        Ok(head) => Ok(head.seq),
         Err(e) => Err(e
             .chain()
             .cloned()
@@ -123,11 +163,15 @@ async fn untampered_log_verifies_and_chains() {
         assert_eq!(pair[1].prev_hash, pair[0].hash);
         assert_eq!(pair[1].seq, pair[0].seq + 1);
     }
-    let head = verify_chain(&records).unwrap();
-    assert_eq!(head.len, 4);
+    assert!(records.iter().all(|r| r.key_id == key().id()));
+    let head = verify_chain(&records, &key()).unwrap();
+    assert_eq!(head.seq, 4);
     assert_eq!(head.hash, records[3].hash);
-    assert_eq!(verify_records(records).await, Ok(4));
-    assert_eq!(verify_chain(&[]).unwrap().hash, GENESIS_HASH);
+    assert_eq!(head.key_id, key().id());
+    assert!(head.verify(&key()).is_ok());
+    assert_eq!(verify_records(records.clone()).await, Ok(4));
+    assert_eq!(verify_records_against(records, &head).await, Ok(4));
+    assert_eq!(verify_chain(&[], &key()).unwrap().hash, GENESIS_HASH);
 }
 
 #[tokio::test]
@@ -136,7 +180,7 @@ async fn hash_follows_the_documented_canonical_form() {
     let r = &records[2];
     assert_eq!(r.edition_sha256, ed("v2").text_sha256);
     let canonical = format!(
-        "[{},\"{}\",\"{}\",\"{}\",\"{}\",\"{}\",\"{}\",\"{}\"]",
+        "[{},\"{}\",\"{}\",\"{}\",\"{}\",\"{}\",\"{}\",\"{}\",\"{}\"]",
         r.seq,
         r.owner.as_str(),
         r.edition,
@@ -144,15 +188,30 @@ async fn hash_follows_the_documented_canonical_form() {
         r.accepted_at.to_rfc3339_opts(SecondsFormat::Nanos, true),
         "continued_use",
         r.evidence,
+        key().id(),
         r.prev_hash
     );
     assert_eq!(r.canonical(), canonical);
-    let mut hasher = Sha256::new();
-    hasher.update(b"messenger-core/acceptance/v1\n");
-    hasher.update(canonical.as_bytes());
-    assert_eq!(r.hash, hex::encode(hasher.finalize()));
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"the CRM's 32-byte acceptance key!").unwrap();
+    mac.update(b"messenger-core/acceptance/v2\n");
+    mac.update(canonical.as_bytes());
+    assert_eq!(r.hash, hex::encode(mac.finalize().into_bytes()));
+    // Not a plain hash: without the key, nobody can compute it.
+    let mut plain = Sha256::new();
+    plain.update(b"messenger-core/acceptance/v2\n");
+    plain.update(canonical.as_bytes());
+    assert_ne!(r.hash, hex::encode(plain.finalize()));
     // Stored times are whole microseconds, so a database keeps them exactly.
     assert_eq!(r.accepted_at.timestamp_subsec_nanos() % 1000, 0);
+
+    // The head's MAC, likewise.
+    let head = verify_chain(&records, &key()).unwrap();
+    let canonical = format!("[4,\"{}\",\"{}\"]", records[3].hash, key().id());
+    assert_eq!(head.canonical(), canonical);
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"the CRM's 32-byte acceptance key!").unwrap();
+    mac.update(b"messenger-core/acceptance-head/v1\n");
+    mac.update(canonical.as_bytes());
+    assert_eq!(head.mac, hex::encode(mac.finalize().into_bytes()));
 }
 
 #[tokio::test]
@@ -195,13 +254,46 @@ async fn altered_fields_are_detected() {
         Err(ChainError::Altered { seq: 4 })
     );
 
-    // Re-hashing the altered record does not help: the next one no longer chains to it.
+    // A hash that is not even hex.
     let mut altered = records.clone();
-    altered[1].edition = "v0".into();
-    altered[1].hash = altered[1].compute_hash();
+    altered[3].hash = "not hex".into();
     assert_eq!(
         verify_records(altered).await,
-        Err(ChainError::Broken { seq: 3 })
+        Err(ChainError::Altered { seq: 4 })
+    );
+}
+
+#[tokio::test]
+async fn a_chain_recomputed_without_the_key_is_detected() {
+    // The attack an unkeyed chain cannot stop: alter a record, then recompute its hash and every
+    // later one (prev_hash included) so the chain is consistent again.
+    let records = sample_records().await;
+    let mut rewritten = records.clone();
+    rewritten[1].evidence = "the owner never agreed".into();
+    for i in 1..rewritten.len() {
+        if i > 1 {
+            rewritten[i].prev_hash = rewritten[i - 1].hash.clone();
+        }
+        rehash_without_key(&mut rewritten[i]);
+    }
+    // The chain links are consistent...
+    for pair in rewritten.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash);
+    }
+    // ...but no hash verifies under the key.
+    assert_eq!(
+        verify_records(rewritten).await,
+        Err(ChainError::Altered { seq: 2 })
+    );
+
+    // The same rewrite under another key id is refused as such.
+    let mut other_key = records.clone();
+    other_key[3].evidence = "changed".into();
+    other_key[3].key_id = attacker_key().id().to_owned();
+    other_key[3].hash = other_key[3].compute_hash(&attacker_key());
+    assert_eq!(
+        verify_records(other_key).await,
+        Err(ChainError::UnknownKey { seq: 4 })
     );
 }
 
@@ -220,16 +312,21 @@ async fn dropped_records_are_detected() {
         })
     );
 
-    // Renumbering after the drop does not help either.
+    // Renumbering and re-chaining after the drop does not help: the hashes need the key.
     let mut dropped = records.clone();
     dropped.remove(1);
-    for (i, r) in dropped.iter_mut().enumerate() {
-        r.seq = i as u64 + 1;
-        r.hash = r.compute_hash();
+    for i in 0..dropped.len() {
+        dropped[i].seq = i as u64 + 1;
+        if i > 0 {
+            dropped[i].prev_hash = dropped[i - 1].hash.clone();
+        }
+        if i > 0 {
+            rehash_without_key(&mut dropped[i]);
+        }
     }
     assert_eq!(
         verify_records(dropped).await,
-        Err(ChainError::Broken { seq: 2 })
+        Err(ChainError::Altered { seq: 2 })
     );
 
     let mut first_dropped = records.clone();
@@ -238,6 +335,68 @@ async fn dropped_records_are_detected() {
         verify_records(first_dropped).await.unwrap_err().seq(),
         2,
         "names the record found where seq 1 was due"
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_newest_record_is_detected_against_the_exported_head() {
+    let records = sample_records().await;
+    let head = verify_chain(&records, &key()).unwrap();
+    let exported = serde_json::to_string(&head).unwrap();
+
+    let mut cut = records.clone();
+    cut.pop();
+    // The chain alone cannot tell: what is left is a valid log of three records.
+    assert_eq!(verify_records(cut.clone()).await, Ok(3));
+    // The head kept elsewhere can.
+    let kept: SignedHead = serde_json::from_str(&exported).unwrap();
+    assert_eq!(
+        verify_records_against(cut, &kept).await,
+        Err(ChainError::Truncated { seq: 4 })
+    );
+
+    // Every record gone: still noticed.
+    assert_eq!(
+        verify_records_against(Vec::new(), &kept).await,
+        Err(ChainError::Truncated { seq: 4 })
+    );
+
+    // The newest record replaced by another one (forged without the key): noticed by the chain.
+    let mut replaced = records.clone();
+    replaced[3].evidence = "replaced".into();
+    rehash_without_key(&mut replaced[3]);
+    assert_eq!(
+        verify_records_against(replaced, &kept).await,
+        Err(ChainError::Altered { seq: 4 })
+    );
+}
+
+#[tokio::test]
+async fn a_head_cannot_be_forged_or_moved_back_without_the_key() {
+    let records = sample_records().await;
+    let mut cut = records.clone();
+    cut.truncate(2);
+
+    // A store writer who cut the log off would like the CRM to check against a matching head.
+    let forged = SignedHead::sign(2, cut[1].hash.clone(), &attacker_key());
+    assert_eq!(
+        verify_records_against(cut.clone(), &forged).await,
+        Err(ChainError::BadHead { seq: 2 })
+    );
+    // Claiming the genuine key id does not help.
+    let mut forged = forged;
+    forged.key_id = key().id().to_owned();
+    assert_eq!(
+        verify_records_against(cut.clone(), &forged).await,
+        Err(ChainError::BadHead { seq: 2 })
+    );
+    // Nor does editing a genuine head.
+    let mut edited = verify_chain(&records, &key()).unwrap();
+    edited.seq = 2;
+    edited.hash = cut[1].hash.clone();
+    assert_eq!(
+        verify_records_against(cut, &edited).await,
+        Err(ChainError::BadHead { seq: 2 })
     );
 }
 
@@ -259,7 +418,43 @@ async fn reordered_records_are_detected() {
 async fn forged_records_are_detected() {
     let records = sample_records().await;
 
-    // Appended with a made-up prev hash.
+    // Appended by a store writer, chained correctly, sealed without the key (but naming it).
+    let mut forged = records.clone();
+    let mut fake = AcceptanceRecord::sealed(
+        5,
+        AccountId::new("shop-c"),
+        &ed("v2"),
+        Utc::now(),
+        AcceptanceMethod::Activation,
+        "forged",
+        records[3].hash.clone(),
+        &attacker_key(),
+    );
+    rehash_without_key(&mut fake);
+    forged.push(fake);
+    assert_eq!(
+        verify_records(forged).await,
+        Err(ChainError::Altered { seq: 5 })
+    );
+
+    // Sealed honestly under another key: refused as another key's.
+    let mut forged = records.clone();
+    forged.push(AcceptanceRecord::sealed(
+        5,
+        AccountId::new("shop-c"),
+        &ed("v2"),
+        Utc::now(),
+        AcceptanceMethod::Activation,
+        "forged",
+        records[3].hash.clone(),
+        &attacker_key(),
+    ));
+    assert_eq!(
+        verify_records(forged).await,
+        Err(ChainError::UnknownKey { seq: 5 })
+    );
+
+    // Appended with a made-up prev hash (even under the right key).
     let mut forged = records.clone();
     forged.push(AcceptanceRecord::sealed(
         5,
@@ -269,15 +464,17 @@ async fn forged_records_are_detected() {
         AcceptanceMethod::Activation,
         "forged",
         "ab".repeat(32),
+        &key(),
     ));
     assert_eq!(
         verify_records(forged).await,
         Err(ChainError::Broken { seq: 5 })
     );
 
-    // Inserted in the middle, chained to its predecessor and renumbered.
+    // Inserted in the middle, chained to its predecessor, everything after renumbered and
+    // re-chained: without the key the first inserted hash already fails.
     let mut inserted = records.clone();
-    let fake = AcceptanceRecord::sealed(
+    let mut fake = AcceptanceRecord::sealed(
         2,
         AccountId::new("shop-c"),
         &ed("v1"),
@@ -285,22 +482,36 @@ async fn forged_records_are_detected() {
         AcceptanceMethod::Activation,
         "forged",
         records[0].hash.clone(),
+        &attacker_key(),
     );
+    rehash_without_key(&mut fake);
     inserted.insert(1, fake);
-    for r in inserted.iter_mut().skip(2) {
-        r.seq += 1;
-        r.hash = r.compute_hash();
+    for i in 2..inserted.len() {
+        inserted[i].seq += 1;
+        inserted[i].prev_hash = inserted[i - 1].hash.clone();
+        rehash_without_key(&mut inserted[i]);
     }
     assert_eq!(
         verify_records(inserted).await,
-        Err(ChainError::Broken { seq: 3 })
+        Err(ChainError::Altered { seq: 2 })
     );
+}
+
+#[tokio::test]
+async fn a_log_checked_with_another_key_says_so() {
+    let records = sample_records().await;
+    let log = AcceptanceLog::new(
+        Arc::new(MemoryAcceptanceStore::from_records(records)),
+        attacker_key(),
+    );
+    let err = log.verify().await.unwrap_err();
+    assert_eq!(err.chain(), Some(&ChainError::UnknownKey { seq: 1 }));
 }
 
 #[tokio::test]
 async fn tampering_through_the_memory_store_is_detected() {
     let store = Arc::new(MemoryAcceptanceStore::new());
-    let log = AcceptanceLog::new(store.clone());
+    let log = AcceptanceLog::new(store.clone(), key());
     let owner = AccountId::new("shop-a");
     for evidence in ["one", "two", "three"] {
         log.append(&owner, &ed("v1"), AcceptanceMethod::Activation, evidence)
@@ -308,7 +519,7 @@ async fn tampering_through_the_memory_store_is_detected() {
             .unwrap();
     }
     let head = log.verify().await.unwrap();
-    assert_eq!(head.len, 3);
+    assert_eq!(head.seq, 3);
 
     store.records_mut()[1].evidence = "changed".into();
     let err = log.verify().await.unwrap_err();
@@ -318,7 +529,7 @@ async fn tampering_through_the_memory_store_is_detected() {
 #[tokio::test]
 async fn a_cut_off_tail_is_detected_against_a_kept_head() {
     let store = Arc::new(MemoryAcceptanceStore::new());
-    let log = AcceptanceLog::new(store.clone());
+    let log = AcceptanceLog::new(store.clone(), key());
     let owner = AccountId::new("shop-a");
     for evidence in ["one", "two", "three"] {
         log.append(&owner, &ed("v1"), AcceptanceMethod::Activation, evidence)
@@ -329,7 +540,7 @@ async fn a_cut_off_tail_is_detected_against_a_kept_head() {
     log.append(&owner, &ed("v1"), AcceptanceMethod::Activation, "four")
         .await
         .unwrap();
-    assert_eq!(log.verify_against(&head).await.unwrap().len, 4);
+    assert_eq!(log.verify_against(&head).await.unwrap().seq, 4);
 
     store.records_mut().truncate(2);
     assert!(log.verify().await.is_ok(), "the chain alone cannot tell");
@@ -349,6 +560,7 @@ async fn the_store_refuses_a_taken_seq() {
             AcceptanceMethod::Activation,
             "e",
             GENESIS_HASH,
+            &key(),
         )
     };
     store.append(record(1)).await.unwrap();
@@ -374,9 +586,10 @@ async fn a_corrupt_maximal_seq_is_an_error_not_a_panic() {
         AcceptanceMethod::Activation,
         "e",
         GENESIS_HASH,
+        &key(),
     );
     let store = Arc::new(MemoryAcceptanceStore::from_records(vec![corrupt.clone()]));
-    let log = AcceptanceLog::new(store.clone());
+    let log = AcceptanceLog::new(store.clone(), key());
     let err = log
         .append(
             &AccountId::new("b"),
@@ -399,7 +612,7 @@ async fn a_corrupt_maximal_seq_is_an_error_not_a_panic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appends_keep_one_chain() {
-    let log = AcceptanceLog::in_memory();
+    let log = AcceptanceLog::in_memory(key());
     let mut tasks = Vec::new();
     for i in 0..20 {
         let log = log.clone();
@@ -417,7 +630,40 @@ async fn concurrent_appends_keep_one_chain() {
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(log.verify().await.unwrap().len, 20);
+    assert_eq!(log.verify().await.unwrap().seq, 20);
+}
+
+#[test]
+fn the_key_never_shows_and_must_be_long_enough() {
+    let k = key();
+    let debug = format!("{k:?}");
+    assert!(!debug.contains("CRM"), "{debug}");
+    assert!(debug.contains(k.id()));
+    assert_ne!(k.id(), attacker_key().id());
+    let err = AcceptanceKey::new(Secret::new(vec![1; 31])).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_ne!(
+        AcceptanceKey::generate().unwrap().id(),
+        AcceptanceKey::generate().unwrap().id()
+    );
+}
+
+#[tokio::test]
+async fn the_consent_keys_its_log_with_the_configured_key() {
+    let consent = Consent::builder().acceptance_key(key()).build();
+    consent.publish(ed("v1")).await.unwrap();
+    consent
+        .activate(&AccountId::new("shop-a"), "v1", "owner ticked the box")
+        .await
+        .unwrap();
+    let records = consent.acceptance_log().records().await.unwrap();
+    assert_eq!(consent.acceptance_log().key_id(), key().id());
+    // Anyone holding the key (and only they) can verify the records elsewhere.
+    assert_eq!(verify_chain(&records, &key()).unwrap().seq, 1);
+    assert_eq!(
+        verify_chain(&records, &attacker_key()),
+        Err(ChainError::UnknownKey { seq: 1 })
+    );
 }
 
 #[test]
@@ -430,6 +676,7 @@ fn record_debug_does_not_show_evidence() {
         AcceptanceMethod::Activation,
         "Ivan Petrov from 203.0.113.7",
         GENESIS_HASH,
+        &key(),
     );
     let debug = format!("{r:?}");
     assert!(!debug.contains("Ivan"), "{debug}");
@@ -612,7 +859,7 @@ async fn continued_use_is_recorded_under_the_default_policy() {
             .len(),
         1
     );
-    assert_eq!(consent.acceptance_log().verify().await.unwrap().len, 3);
+    assert_eq!(consent.acceptance_log().verify().await.unwrap().seq, 3);
 }
 
 #[tokio::test]
@@ -1018,6 +1265,181 @@ async fn the_operator_can_record_an_opt_out() {
         "no change the second time"
     );
     assert!(registry.is_opted_out(&key).await.unwrap());
+}
+
+fn id_changed(old: &str, new: Option<&str>) -> InboundEvent {
+    InboundEvent::Contact(ContactEvent {
+        platform: Platform::WhatsApp,
+        chat_id: old.into(),
+        user_id: UserId::new(old),
+        change: ContactChange::IdChanged,
+        new_chat_id: new.map(Into::into),
+        timestamp: at(2026, 3, 5),
+    })
+}
+
+#[tokio::test]
+async fn an_opt_out_follows_the_customer_to_a_new_id() {
+    let registry = OptOutRegistry::in_memory();
+    let shop = AccountId::new("shop-a");
+    let old = ChatKey::new("shop-a", Platform::WhatsApp, "79990000001");
+    let new = ChatKey::new("shop-a", Platform::WhatsApp, "79990000002");
+    registry
+        .observe(
+            &shop,
+            &text_message(Platform::WhatsApp, "79990000001", "STOP"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!registry.is_opted_out(&new).await.unwrap());
+
+    // The customer changed their number: the STOP still holds, under both ids.
+    let change = registry
+        .observe(&shop, &id_changed("79990000001", Some("79990000002")))
+        .await
+        .unwrap();
+    assert!(change.is_none(), "no new opt-out state to report");
+    assert!(registry.is_opted_out(&new).await.unwrap());
+    assert_eq!(
+        registry.get(&new).await.unwrap().unwrap().cause,
+        OptOutCause::StopWord,
+        "the same opt-out, cause and all"
+    );
+    assert!(registry.is_opted_out(&old).await.unwrap());
+
+    // Only this account's opt-out moves.
+    assert!(
+        !registry
+            .is_opted_out(&ChatKey::new("shop-b", Platform::WhatsApp, "79990000002"))
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn an_id_change_opts_nobody_out_by_itself() {
+    let registry = OptOutRegistry::in_memory();
+    let shop = AccountId::new("shop-a");
+    // Not opted out: the new id is not opted out either.
+    registry
+        .observe(&shop, &id_changed("100", Some("200")))
+        .await
+        .unwrap();
+    let new = ChatKey::new("shop-a", Platform::WhatsApp, "200");
+    assert!(!registry.is_opted_out(&new).await.unwrap());
+    // An id change without a new id changes nothing.
+    registry
+        .opt_out(&ChatKey::new("shop-a", Platform::WhatsApp, "300"))
+        .await
+        .unwrap();
+    registry
+        .observe(&shop, &id_changed("300", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        registry
+            .store()
+            .get(&ChatKey::new("shop-a", Platform::WhatsApp, "300"))
+            .await
+            .unwrap()
+            .map(|o| o.cause),
+        Some(OptOutCause::Operator)
+    );
+    // A newer opt-out already under the new id is kept as it is.
+    registry.opt_out(&new).await.unwrap();
+    registry
+        .observe(&shop, &text_message(Platform::WhatsApp, "100", "STOP"))
+        .await
+        .unwrap();
+    registry
+        .observe(&shop, &id_changed("100", Some("200")))
+        .await
+        .unwrap();
+    assert_eq!(
+        registry.get(&new).await.unwrap().unwrap().cause,
+        OptOutCause::Operator
+    );
+}
+
+#[tokio::test]
+async fn a_full_opt_out_store_refuses_loudly_and_drops_nothing() {
+    let store = Arc::new(MemoryOptOutStore::with_capacity(2));
+    let registry = OptOutRegistry::new(store.clone());
+    let shop = AccountId::new("shop-a");
+    for chat in ["1", "2"] {
+        registry
+            .observe(&shop, &text_message(Platform::Telegram, chat, "STOP"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.len(), 2);
+    // A third STOP cannot be recorded: an error, not a silent loss, and no eviction.
+    let err = registry
+        .observe(&shop, &text_message(Platform::Telegram, "3", "STOP"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(err.to_string().contains("not recorded"), "{err}");
+    for chat in ["1", "2"] {
+        assert!(
+            registry
+                .is_opted_out(&ChatKey::new("shop-a", Platform::Telegram, chat))
+                .await
+                .unwrap()
+        );
+    }
+    // An opt-out moving to a new id needs room too.
+    let err = registry
+        .observe(
+            &shop,
+            &InboundEvent::Contact(ContactEvent {
+                platform: Platform::Telegram,
+                chat_id: "1".into(),
+                user_id: UserId::new("1"),
+                change: ContactChange::IdChanged,
+                new_chat_id: Some("-1001".into()),
+                timestamp: at(2026, 3, 5),
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    // Opting in frees a place.
+    registry
+        .opt_in(&ChatKey::new("shop-a", Platform::Telegram, "2"))
+        .await
+        .unwrap();
+    registry
+        .observe(&shop, &text_message(Platform::Telegram, "3", "STOP"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.len(), 2);
+    // Through the gate, the failure fails the delivery (500): the platform delivers again.
+    assert_eq!(
+        messenger_core::webhook::WebhookResponse::for_error(&err).status,
+        500
+    );
+}
+
+#[tokio::test]
+async fn the_contact_log_forgets_the_oldest_first_contact_at_capacity() {
+    let log = MemoryContactLog::with_capacity(2);
+    let key = |chat: &str| ChatKey::new("shop-a", Platform::Telegram, chat);
+    log.mark_contacted(&key("1"), at(2026, 1, 1)).await.unwrap();
+    log.mark_contacted(&key("2"), at(2026, 1, 2)).await.unwrap();
+    // Marking again changes nothing (and does not refresh the order).
+    log.mark_contacted(&key("1"), at(2026, 1, 3)).await.unwrap();
+    log.mark_contacted(&key("3"), at(2026, 1, 4)).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert!(!log.was_contacted(&key("1")).await.unwrap());
+    assert!(log.was_contacted(&key("2")).await.unwrap());
+    assert!(log.was_contacted(&key("3")).await.unwrap());
+    assert_eq!(
+        MemoryContactLog::new().capacity(),
+        MemoryContactLog::DEFAULT_CAPACITY
+    );
 }
 
 // ---- the first-contact notice -------------------------------------------------------------

@@ -16,10 +16,23 @@ use messenger_core::{
     Messenger, OutgoingContent, OutgoingMessage, Platform, Result, Sender, SentPart, UserId,
 };
 
+/// The header the mock connector verifies webhook deliveries with.
+const SECRET_HEADER: &str = "x-test-secret";
+const SECRET: &str = "s3cret";
+
+/// A delivery the mock connector accepts as verified.
+fn signed(body: &str) -> WebhookRequest {
+    WebhookRequest::post(body.to_owned()).header(SECRET_HEADER, SECRET)
+}
+
 /// A messenger that counts every call that could make a request and records what it sent.
+///
+/// Its `handle_webhook` verifies like a connector (a secret header; no request leaves) and
+/// counts verified deliveries in `webhooks`, not in `calls`.
 struct Mock {
     caps: Capabilities,
     calls: AtomicUsize,
+    webhooks: AtomicUsize,
     sent: Mutex<Vec<(ChatId, OutgoingContent)>>,
     fail_next_send: Mutex<bool>,
     inbound: Mutex<Vec<InboundEvent>>,
@@ -30,6 +43,7 @@ impl Mock {
         Arc::new(Self {
             caps: Capabilities::of(Platform::Telegram),
             calls: AtomicUsize::new(0),
+            webhooks: AtomicUsize::new(0),
             sent: Mutex::new(Vec::new()),
             fail_next_send: Mutex::new(false),
             inbound: Mutex::new(Vec::new()),
@@ -111,8 +125,28 @@ impl Messenger for Mock {
         self.call();
         Ok(())
     }
-    async fn handle_webhook(&self, _request: &WebhookRequest) -> Result<WebhookOutcome> {
+    async fn send_template(
+        &self,
+        _chat: &ChatId,
+        _template: &messenger_core::Template,
+    ) -> Result<SentPart> {
         self.call();
+        Ok(SentPart {
+            message_id: MessageId::new("t1"),
+            timestamp: Utc::now(),
+        })
+    }
+    async fn edit_text(&self, _chat: &ChatId, _message: &MessageId, _text: &str) -> Result<()> {
+        self.call();
+        Ok(())
+    }
+    async fn delete_message(&self, _chat: &ChatId, _message: &MessageId) -> Result<()> {
+        self.call();
+        Ok(())
+    }
+    async fn handle_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome> {
+        messenger_core::webhook::verify_secret_header(request, SECRET_HEADER, SECRET)?;
+        self.webhooks.fetch_add(1, Ordering::SeqCst);
         Ok(WebhookOutcome {
             events: self.inbound.lock().unwrap().clone(),
             response: WebhookResponse::ok(),
@@ -212,6 +246,28 @@ async fn assert_all_refused(mock: &Mock, gate: &Gated<Arc<Mock>>, kind: ErrorKin
     );
     let part = hello_part();
     assert_eq!(gate.send_part(&chat, &part).await.unwrap_err().kind(), kind);
+    let template = messenger_core::Template::new("order_update", "en_US");
+    assert_eq!(
+        gate.send_template(&chat, &template)
+            .await
+            .unwrap_err()
+            .kind(),
+        kind
+    );
+    assert_eq!(
+        gate.edit_text(&chat, &MessageId::new("1"), "Edited")
+            .await
+            .unwrap_err()
+            .kind(),
+        kind
+    );
+    assert_eq!(
+        gate.delete_message(&chat, &MessageId::new("1"))
+            .await
+            .unwrap_err()
+            .kind(),
+        kind
+    );
     assert_eq!(
         gate.mark_read(&chat, &MessageId::new("1"))
             .await
@@ -227,17 +283,26 @@ async fn assert_all_refused(mock: &Mock, gate: &Gated<Arc<Mock>>, kind: ErrorKin
             .kind(),
         kind
     );
+    // A verified delivery is refused after verification...
+    let err = gate.handle_webhook(&signed("{}")).await.unwrap_err();
+    assert_eq!(err.kind(), kind);
+    assert_eq!(WebhookResponse::for_error(&err).status, 403);
+    // ...and an unsigned one is refused as unsigned: it learns nothing of the module's state.
     let err = gate
         .handle_webhook(&WebhookRequest::post("{}"))
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), kind);
-    assert_eq!(WebhookResponse::for_error(&err).status, 403);
+    assert_eq!(err.kind(), ErrorKind::WebhookRejected);
+    assert_eq!(WebhookResponse::for_error(&err).status, 401);
 
     let mut stream = gate.updates().unwrap();
     assert_eq!(stream.next().await.unwrap().unwrap_err().kind(), kind);
     assert!(stream.next().await.is_none(), "a refusal ends the stream");
     assert_eq!(gate.checked_updates().await.err().unwrap().kind(), kind);
+    // Polled statuses too: nothing is polled for an account that may not use the module.
+    let mut statuses = gate.status_updates().unwrap();
+    assert_eq!(statuses.next().await.unwrap().unwrap_err().kind(), kind);
+    assert!(statuses.next().await.is_none());
 
     assert_eq!(mock.calls(), 0, "no call reached the inner messenger");
 }
@@ -298,11 +363,33 @@ async fn an_opted_out_customer_gets_nothing_but_reading_still_works() {
     );
     assert_eq!(mock.calls(), 0);
 
-    // Other chats are unaffected; marking a message read is not a message to the customer.
+    // A template or an edit reaches the customer too: refused without a request.
+    let template = messenger_core::Template::new("order_update", "en_US");
+    assert_eq!(
+        gate.send_template(&ChatId::new("+42"), &template)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::OptedOut
+    );
+    assert_eq!(
+        gate.edit_text(&ChatId::new("42"), &MessageId::new("1"), "Edited")
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::OptedOut
+    );
+    assert_eq!(mock.calls(), 0);
+
+    // Other chats are unaffected; marking a message read or deleting one is not a message to
+    // the customer.
     gate.send(&OutgoingMessage::text("43", "Hello"))
         .await
         .unwrap();
     gate.mark_read(&ChatId::new("42"), &MessageId::new("1"))
+        .await
+        .unwrap();
+    gate.delete_message(&ChatId::new("42"), &MessageId::new("1"))
         .await
         .unwrap();
     assert_eq!(mock.sent.lock().unwrap().len(), 1);
@@ -397,12 +484,10 @@ async fn a_stop_word_via_webhook_adds_a_contact_event_and_blocks_the_next_send()
         InboundEvent::Other(messenger_core::OtherEvent {
             platform: Platform::Telegram,
             kind: "poll".into(),
+            chat_id: None,
         }),
     ]);
-    let outcome = gate
-        .handle_webhook(&WebhookRequest::post("{}"))
-        .await
-        .unwrap();
+    let outcome = gate.handle_webhook(&signed("{}")).await.unwrap();
     assert_eq!(outcome.response, WebhookResponse::ok());
     assert_eq!(outcome.events.len(), 3);
     assert_eq!(outcome.events[0], message("42", "Стоп!"));
@@ -413,6 +498,7 @@ async fn a_stop_word_via_webhook_adds_a_contact_event_and_blocks_the_next_send()
             chat_id: "42".into(),
             user_id: UserId::new("9001"),
             change: ContactChange::OptedOut,
+            new_chat_id: None,
             timestamp: at(2026, 2, 3),
         })
     );
@@ -436,13 +522,11 @@ async fn a_platform_block_via_webhook_opts_out_without_an_extra_event() {
         chat_id: "42".into(),
         user_id: UserId::new("42"),
         change: ContactChange::Blocked,
+        new_chat_id: None,
         timestamp: at(2026, 2, 3),
     });
     mock.set_inbound(vec![blocked.clone()]);
-    let outcome = gate
-        .handle_webhook(&WebhookRequest::post("{}"))
-        .await
-        .unwrap();
+    let outcome = gate.handle_webhook(&signed("{}")).await.unwrap();
     assert_eq!(outcome.events, vec![blocked]);
     assert_eq!(
         gate.send(&OutgoingMessage::text("42", "Hello"))
@@ -519,10 +603,9 @@ async fn continued_use_through_the_gate_is_recorded() {
 
 #[tokio::test]
 async fn the_notice_is_added_under_the_recommended_order_with_dedup_outermost() {
-    use messenger_core::layers::MessengerExt;
     let (mock, gate, _consent) = setup(true).await;
     // Deduplicated<Gated<_>>: the dedup layer must hand the whole message to the gate.
-    let stack = gate.deduplicated();
+    let stack = messenger_core::layers::Deduplicated::new(gate);
     stack
         .send(&OutgoingMessage::text("42", "Your order is ready"))
         .await
@@ -549,9 +632,7 @@ async fn consent_keys_use_the_canonical_chat_id() {
     );
     // A STOP reported from `42` stops sends to `+42`, without a request.
     mock.set_inbound(vec![message("42", "STOP")]);
-    gate.handle_webhook(&WebhookRequest::post("{}"))
-        .await
-        .unwrap();
+    gate.handle_webhook(&signed("{}")).await.unwrap();
     let calls = mock.calls();
     let err = gate
         .send(&OutgoingMessage::text("+42", "One more offer"))
@@ -565,4 +646,60 @@ async fn consent_keys_use_the_canonical_chat_id() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::OptedOut);
     assert_eq!(mock.calls(), calls);
+}
+
+#[tokio::test]
+async fn a_template_is_gated_but_carries_no_notice_and_is_not_the_first_contact() {
+    let (mock, gate, _consent) = setup(true).await;
+    let template = messenger_core::Template::new("order_update", "en_US");
+    gate.send_template(&ChatId::new("42"), &template)
+        .await
+        .unwrap();
+    assert!(
+        mock.sent.lock().unwrap().is_empty(),
+        "a template goes out as approved, never through the planner"
+    );
+    // The template could not carry the notice: the next free-form message does.
+    gate.send(&OutgoingMessage::text("42", "Your order is ready"))
+        .await
+        .unwrap();
+    assert_eq!(
+        mock.sent_texts(),
+        vec![format!("Your order is ready\n\n{NOTICE}")]
+    );
+}
+
+#[tokio::test]
+async fn an_unsigned_webhook_learns_nothing_and_records_nothing() {
+    // Inactive module: an unsigned request gets the connector's 401, not the gate's 403.
+    let (mock, gate, _consent) = setup(false).await;
+    let err = gate
+        .handle_webhook(&WebhookRequest::post("{}").header(SECRET_HEADER, "guess"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WebhookRejected);
+    assert_eq!(WebhookResponse::for_error(&err).status, 401);
+    assert_eq!(mock.webhooks.load(Ordering::SeqCst), 0);
+
+    // Active module, new edition in effect: an unsigned request must not be taken as the
+    // owner's continued use of the module.
+    let (_mock, gate, consent) = setup(true).await;
+    consent
+        .publish(edition("v2", at(2025, 6, 1)))
+        .await
+        .unwrap();
+    let err = gate
+        .handle_webhook(&WebhookRequest::post("{}"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WebhookRejected);
+    let records = consent.acceptance_log().records().await.unwrap();
+    assert_eq!(records.len(), 1, "only the activation: {records:?}");
+    assert_eq!(records[0].method, AcceptanceMethod::Activation);
+
+    // A verified delivery is use of the module, and is recorded as such.
+    gate.handle_webhook(&signed("{}")).await.unwrap();
+    let records = consent.acceptance_log().records().await.unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[1].method, AcceptanceMethod::ContinuedUse);
 }

@@ -167,6 +167,7 @@ fn contact_account_and_other_events() {
             chat_id: "1".into(),
             user_id: "1".into(),
             change: ContactChange::OptedOut,
+            new_chat_id: None,
             timestamp: ts(),
         }),
         r#"{"type":"contact","platform":"telegram","chat_id":"1","user_id":"1","change":"opted_out","timestamp":"2026-01-01T00:00:00Z"}"#,
@@ -183,6 +184,7 @@ fn contact_account_and_other_events() {
         &InboundEvent::Other(OtherEvent {
             platform: Platform::Vk,
             kind: "wall_post_new".into(),
+            chat_id: None,
         }),
         r#"{"type":"other","platform":"vk","kind":"wall_post_new"}"#,
     );
@@ -202,5 +204,86 @@ fn debug_never_shows_content() {
     let debug = format!("{event:?}");
     for secret in ["passport", "Ivan", "123456789"] {
         assert!(!debug.contains(secret), "{secret} leaked in {debug}");
+    }
+}
+
+#[test]
+fn other_event_with_and_without_its_chat() {
+    round_trip(
+        &InboundEvent::Other(
+            OtherEvent::new(Platform::Telegram, "callback_query").in_chat("-1001234"),
+        ),
+        r#"{"type":"other","platform":"telegram","kind":"callback_query","chat_id":"-1001234"}"#,
+    );
+    // Without a chat, the field is absent (not null), as before it existed.
+    round_trip(
+        &InboundEvent::Other(OtherEvent::new(Platform::Max, "bot_added")),
+        r#"{"type":"other","platform":"max","kind":"bot_added"}"#,
+    );
+    // And a line written before the field existed still reads.
+    let old: InboundEvent =
+        serde_json::from_str(r#"{"type":"other","platform":"vk","kind":"wall_post_new"}"#).unwrap();
+    assert_eq!(
+        old,
+        InboundEvent::Other(OtherEvent::new(Platform::Vk, "wall_post_new"))
+    );
+}
+
+#[test]
+fn contact_event_for_a_changed_id() {
+    // A Telegram group that became a supergroup.
+    round_trip(
+        &InboundEvent::Contact(ContactEvent {
+            platform: Platform::Telegram,
+            chat_id: "-123".into(),
+            user_id: "-123".into(),
+            change: ContactChange::IdChanged,
+            new_chat_id: Some("-1001234567890".into()),
+            timestamp: ts(),
+        }),
+        r#"{"type":"contact","platform":"telegram","chat_id":"-123","user_id":"-123","change":"id_changed","new_chat_id":"-1001234567890","timestamp":"2026-01-01T00:00:00Z"}"#,
+    );
+    // A WhatsApp customer whose new id is not known: no `new_chat_id` at all.
+    round_trip(
+        &InboundEvent::Contact(ContactEvent {
+            platform: Platform::WhatsApp,
+            chat_id: "16315551234".into(),
+            user_id: "16315551234".into(),
+            change: ContactChange::IdChanged,
+            new_chat_id: None,
+            timestamp: ts(),
+        }),
+        r#"{"type":"contact","platform":"whatsapp","chat_id":"16315551234","user_id":"16315551234","change":"id_changed","timestamp":"2026-01-01T00:00:00Z"}"#,
+    );
+}
+
+/// Found by the fuzzer (`fuzz/regressions/whatsapp/location-float-roundtrip`): a coordinate
+/// with many digits was read one ULP off by serde_json's default float parser, so the JSON
+/// `messenger parse` printed read back as another event. Parsed with `float_roundtrip`, the
+/// printed shortest form reads back exactly.
+#[test]
+fn a_coordinate_with_many_digits_reads_back_exactly() {
+    for coordinate in [
+        "-106540352242922122.16165924072",
+        "37.44221496582",
+        "55.755826123456789012345",
+        "1.0000000000000002220446049250313080847263336181640625",
+    ] {
+        let json = format!(
+            r#"{{"type":"message","platform":"whatsapp","chat_id":"1","message_id":"m","sender":null,"timestamp":"2026-01-01T00:00:00Z","reply_to":null,"edited":false,"content":{{"kind":"location","latitude":{coordinate},"longitude":{coordinate},"name":null,"address":null}}}}"#
+        );
+        let event: InboundEvent = serde_json::from_str(&json).unwrap();
+        let printed = serde_json::to_string(&event).unwrap();
+        let back: InboundEvent = serde_json::from_str(&printed).unwrap();
+        assert_eq!(back, event, "{coordinate}");
+        let expected: f64 = coordinate.parse().unwrap();
+        let InboundEvent::Message(MessageEvent {
+            content: Content::Location { latitude, .. },
+            ..
+        }) = event
+        else {
+            panic!("a location");
+        };
+        assert_eq!(latitude.to_bits(), expected.to_bits(), "{coordinate}");
     }
 }

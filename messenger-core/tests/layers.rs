@@ -14,16 +14,24 @@ use tokio::time::Instant;
 
 use messenger_core::backoff::Backoff;
 use messenger_core::capabilities::{Rate, RateLimits};
+use messenger_core::layers::rate_limit::quota_window;
 use messenger_core::layers::{
-    Deduplicated, MemorySeenEvents, MessengerExt, RateLimited, RetryPolicy, Retrying, SeenEvents,
+    Deduplicated, MemorySeenEvents, RateLimited, RetryPolicy, Retrying, SeenEvents,
 };
 use messenger_core::plan::Part;
 use messenger_core::webhook::{WebhookOutcome, WebhookRequest, WebhookResponse};
 use messenger_core::{
     AccountInfo, ByteStream, Capabilities, ChatId, Content, Delivery, Error, ErrorKind,
     EventStream, InboundEvent, MediaRef, MessageEvent, MessageId, Messenger, OtherEvent,
-    OutgoingContent, Platform, Result, SentPart, UserId,
+    OutgoingContent, Platform, RateScope, Result, SentPart, UserId,
 };
+
+/// Runs `f` within `limit` of (paused) time: a regression fails instead of hanging.
+async fn within<T>(limit: Duration, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(limit, f)
+        .await
+        .expect("did not finish in time")
+}
 
 // ---------------------------------------------------------------------------------------------
 // The mock
@@ -150,6 +158,27 @@ impl Messenger for Mock {
         self.groups.contains(chat.as_str())
     }
 
+    async fn send_template(
+        &self,
+        chat: &ChatId,
+        template: &messenger_core::Template,
+    ) -> Result<SentPart> {
+        self.send_part(chat, &part(&format!("template:{}", template.name)))
+            .await
+    }
+
+    async fn edit_text(&self, chat: &ChatId, message: &MessageId, text: &str) -> Result<()> {
+        self.send_part(chat, &part(&format!("edit:{message}:{text}")))
+            .await
+            .map(drop)
+    }
+
+    async fn delete_message(&self, chat: &ChatId, message: &MessageId) -> Result<()> {
+        self.send_part(chat, &part(&format!("delete:{message}")))
+            .await
+            .map(drop)
+    }
+
     async fn download(&self, _media: &MediaRef) -> Result<ByteStream> {
         *self.downloads.lock().unwrap() += 1;
         if let Some(err) = self.next_error() {
@@ -220,6 +249,7 @@ fn other() -> InboundEvent {
     InboundEvent::Other(OtherEvent {
         platform: Platform::Telegram,
         kind: "poll".into(),
+        chat_id: None,
     })
 }
 
@@ -271,32 +301,182 @@ async fn per_chat_sends_are_spaced_one_second_apart() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn group_sends_are_spaced_by_twenty_per_minute() {
-    let limited = RateLimited::new(Mock::with_limits(telegram_limits()).group("-100"));
-    for i in 0..3 {
-        limited
-            .send_part(&chat("-100"), &part(&i.to_string()))
-            .await
-            .unwrap();
+async fn a_burst_within_a_quota_goes_at_once_and_the_next_waits_for_the_oldest_to_leave() {
+    // Only the group's quota: 20 in any minute (plus the documented 1 % margin).
+    let limited = RateLimited::builder(
+        Mock::with_limits(telegram_limits())
+            .group("-100")
+            .latency(Duration::from_millis(250)),
+    )
+    .per_chat(None)
+    .overall(None)
+    .build();
+    let window = quota_window(Rate::per_minute(20));
+    assert_eq!(window, Duration::from_millis(60_600));
+    let t0 = Instant::now();
+    for i in 0..23 {
+        within(
+            Duration::from_secs(600),
+            limited.send_part(&chat("-100"), &part(&i.to_string())),
+        )
+        .await
+        .unwrap();
     }
-    // A private chat of the same account is not held to the group's spacing.
-    limited.send_part(&chat("10"), &part("p0")).await.unwrap();
-    limited.send_part(&chat("10"), &part("p1")).await.unwrap();
-
     let calls = limited.inner().calls();
-    let group: Vec<_> = calls.iter().filter(|c| c.chat == "-100").collect();
-    for pair in group.windows(2) {
-        let gap = pair[1].started - pair[0].started;
-        assert!(
-            gap >= Duration::from_secs(3),
-            "group gap {gap:?} under 20/min"
+    // The first 20 went back to back: each as soon as the one before was answered.
+    for (i, call) in calls.iter().take(20).enumerate() {
+        assert_eq!(
+            call.started,
+            t0 + Duration::from_millis(250) * u32::try_from(i).unwrap()
         );
     }
+    // The 21st waited exactly until the oldest had left the window: counted from its answer.
+    for i in 20..23 {
+        assert_eq!(
+            calls[i].started,
+            calls[i - 20].ended + window,
+            "send {i} waited for send {} to leave the window",
+            i - 20
+        );
+    }
+    // Never more than 20 in any window, counted either from starts or from answers.
+    for pair in calls.windows(21) {
+        assert!(pair[20].started - pair[0].ended >= Duration::from_secs(60));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn telegram_groups_keep_one_a_second_and_twenty_a_minute() {
+    // The documented limits: 1/s in any chat (a pace), 20/min in a group (a quota), 30/s overall.
+    let limited = RateLimited::new(Mock::with_limits(telegram_limits()).group("-100"));
+    let t0 = Instant::now();
+    for i in 0..22 {
+        within(
+            Duration::from_secs(600),
+            limited.send_part(&chat("-100"), &part(&i.to_string())),
+        )
+        .await
+        .unwrap();
+    }
+    let calls = limited.inner().calls();
+    // The first 20 a second apart: the per-chat pace, not the 3 s the quota averages to.
+    for (i, call) in calls.iter().take(20).enumerate() {
+        assert_eq!(
+            call.started,
+            t0 + Duration::from_secs(u64::try_from(i).unwrap())
+        );
+    }
+    // Then the quota: the 21st when the first has been in the past 60.6 s, the 22nd a second on.
+    let window = quota_window(Rate::per_minute(20));
+    assert_eq!(calls[20].started, calls[0].ended + window);
+    assert_eq!(calls[21].started, calls[1].ended + window);
+
+    // A private chat of the same account is held to its own pace only.
+    limited.send_part(&chat("10"), &part("p0")).await.unwrap();
+    limited.send_part(&chat("10"), &part("p1")).await.unwrap();
+    let calls = limited.inner().calls();
     let private: Vec<_> = calls.iter().filter(|c| c.chat == "10").collect();
-    let gap = private[1].started - private[0].started;
+    assert_eq!(
+        private[1].started - private[0].started,
+        Duration::from_secs(1)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_sends_to_a_group_keep_call_order_under_its_quota() {
+    let limited = RateLimited::builder(
+        Mock::with_limits(telegram_limits())
+            .group("-100")
+            .latency(Duration::from_millis(10)),
+    )
+    .per_chat(None)
+    .per_group(Some(Rate::quota(3, Duration::from_secs(10))))
+    .build();
+    let sends = (0..8).map(|i| {
+        let limited = &limited;
+        async move {
+            limited
+                .send_part(&chat("-100"), &part(&i.to_string()))
+                .await
+                .unwrap()
+        }
+    });
+    within(Duration::from_secs(120), futures::future::join_all(sends)).await;
+    let calls = limited.inner().calls();
+    let order: Vec<&str> = calls.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(order, ["0", "1", "2", "3", "4", "5", "6", "7"]);
+    let window = quota_window(Rate::quota(3, Duration::from_secs(10)));
+    for i in 3..8 {
+        assert_eq!(calls[i].started, calls[i - 3].ended + window);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_overall_quota_counts_sends_in_flight_across_chats() {
+    // 5 in any 10 s across the account; each request takes 500 ms.
+    let rate = Rate::quota(5, Duration::from_secs(10));
+    let limited = RateLimited::builder(
+        Mock::with_limits(telegram_limits()).latency(Duration::from_millis(500)),
+    )
+    .per_chat(None)
+    .overall(Some(rate))
+    .build();
+    let t0 = Instant::now();
+    let sends = (0..12).map(|i| {
+        let limited = &limited;
+        async move {
+            limited
+                .send_part(&chat(&format!("chat-{i}")), &part("x"))
+                .await
+                .unwrap()
+        }
+    });
+    within(Duration::from_secs(120), futures::future::join_all(sends)).await;
+    let mut starts: Vec<Instant> = limited.inner().calls().iter().map(|c| c.started).collect();
+    starts.sort();
+    let window = quota_window(rate);
+    let answered = t0 + Duration::from_millis(500);
+    // A burst of five at once; the sixth waited for the first five to be answered, then for
+    // them to leave the window.
+    assert!(starts[..5].iter().all(|s| *s == t0), "{starts:?}");
     assert!(
-        gap >= Duration::from_secs(1) && gap < Duration::from_secs(3),
-        "{gap:?}"
+        starts[5..10].iter().all(|s| *s == answered + window),
+        "{starts:?}"
+    );
+    let second = answered + window + Duration::from_millis(500);
+    assert!(
+        starts[10..].iter().all(|s| *s == second + window),
+        "{starts:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_given_up_in_flight_still_counts_against_the_quota() {
+    let rate = Rate::quota(1, Duration::from_secs(10));
+    let limited =
+        RateLimited::builder(Mock::with_limits(telegram_limits()).latency(Duration::from_secs(1)))
+            .per_chat(None)
+            .overall(Some(rate))
+            .build();
+    // The caller gives up half-way through the request: it may have reached the platform.
+    let t0 = Instant::now();
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(500),
+        limited.send_part(&chat("a"), &part("x")),
+    )
+    .await;
+    assert!(gave_up.is_err());
+    within(
+        Duration::from_secs(60),
+        limited.send_part(&chat("b"), &part("y")),
+    )
+    .await
+    .unwrap();
+    let calls = limited.inner().calls();
+    assert_eq!(calls.len(), 1, "the abandoned request never finished");
+    assert_eq!(
+        calls[0].started,
+        t0 + Duration::from_millis(500) + quota_window(rate)
     );
 }
 
@@ -383,9 +563,11 @@ async fn different_chats_wait_only_for_the_overall_limit() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn platform_retry_after_holds_back_every_chat() {
+async fn an_account_wide_retry_after_holds_back_every_chat() {
     let mock = Mock::with_limits(telegram_limits())
-        .failing([Error::rate_limited(Some(Duration::from_secs(5)))]);
+        .failing([
+            Error::rate_limited(Some(Duration::from_secs(5))).with_rate_scope(RateScope::Account)
+        ]);
     let limited = RateLimited::new(mock);
 
     let err = limited
@@ -396,17 +578,169 @@ async fn platform_retry_after_holds_back_every_chat() {
     // Not retried by this layer.
     assert_eq!(limited.inner().calls().len(), 1);
 
-    limited.send_part(&chat("20"), &part("b")).await.unwrap();
+    within(
+        Duration::from_secs(10),
+        limited.send_part(&chat("20"), &part("b")),
+    )
+    .await
+    .unwrap();
     let calls = limited.inner().calls();
     let gap = calls[1].started - calls[0].ended;
-    assert!(
-        gap >= Duration::from_secs(5),
-        "sent {gap:?} after a 5 s retry-after"
-    );
+    assert_eq!(gap, Duration::from_secs(5), "the account's pause, exactly");
 }
 
 #[tokio::test(start_paused = true)]
-async fn an_absurd_retry_after_does_not_panic_and_still_holds_back() {
+async fn a_chat_retry_after_holds_back_that_chat_only() {
+    // Unmarked: the narrowest scope, the chat the answer came from.
+    let mock = Mock::with_limits(telegram_limits())
+        .failing([Error::rate_limited(Some(Duration::from_secs(5)))]);
+    let limited = RateLimited::new(mock);
+    let err = limited
+        .send_part(&chat("10"), &part("a"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.rate_scope(), RateScope::Chat);
+
+    // Another chat goes at once (the overall spacing of 34 ms is all it waits for).
+    within(
+        Duration::from_secs(1),
+        limited.send_part(&chat("20"), &part("b")),
+    )
+    .await
+    .unwrap();
+    // The chat that was told to wait waits, exactly the retry-after.
+    within(
+        Duration::from_secs(10),
+        limited.send_part(&chat("10"), &part("c")),
+    )
+    .await
+    .unwrap();
+    let calls = limited.inner().calls();
+    assert_eq!(calls[1].chat, "20");
+    assert!(calls[1].started - calls[0].ended < Duration::from_millis(50));
+    assert_eq!(calls[2].chat, "10");
+    assert_eq!(calls[2].started - calls[0].ended, Duration::from_secs(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_past_the_cap_fails_the_send_at_once_without_a_request() {
+    // Telegram's flood control can ask for an hour.
+    let mock = Mock::with_limits(telegram_limits())
+        .failing([Error::rate_limited(Some(Duration::from_secs(3600)))]);
+    let limited = RateLimited::builder(mock)
+        .max_pause(Duration::from_secs(60))
+        .build();
+    limited
+        .send_part(&chat("10"), &part("a"))
+        .await
+        .unwrap_err();
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(100)).await;
+
+    // The same chat: refused now, with the time remaining, and no request.
+    let err = within(
+        Duration::from_millis(1),
+        limited.send_part(&chat("10"), &part("b")),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(err.delivery(), Delivery::NotSent);
+    assert_eq!(err.rate_scope(), RateScope::Chat);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3500)));
+    assert_eq!(
+        Instant::now(),
+        t0 + Duration::from_secs(100),
+        "it did not sleep"
+    );
+    assert_eq!(limited.inner().calls().len(), 1);
+    // Templates and edits take the same slot and are refused alike.
+    let template = messenger_core::Template::new("t", "en");
+    let err = limited
+        .send_template(&chat("10"), &template)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    let err = limited
+        .edit_text(&chat("10"), &MessageId::new("1"), "x")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+
+    // Every other chat goes on as if nothing happened.
+    within(
+        Duration::from_secs(1),
+        limited.send_part(&chat("20"), &part("c")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(limited.inner().calls().len(), 2);
+
+    // Once the pause is within the cap, the chat waits it out and sends.
+    tokio::time::sleep(Duration::from_secs(3500 - 30)).await;
+    within(
+        Duration::from_secs(31),
+        limited.send_part(&chat("10"), &part("d")),
+    )
+    .await
+    .unwrap();
+    let calls = limited.inner().calls();
+    assert_eq!(calls.len(), 3);
+    assert_eq!(calls[2].started, calls[0].ended + Duration::from_secs(3600));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_account_pause_past_the_cap_refuses_every_chat_instead_of_stalling_it() {
+    let mock = Mock::with_limits(telegram_limits())
+        .failing([Error::rate_limited(Some(Duration::from_secs(3600)))
+            .with_rate_scope(RateScope::Account)]);
+    let limited = RateLimited::new(mock);
+    assert_eq!(limited.max_pause(), Duration::from_secs(60));
+    limited
+        .send_part(&chat("10"), &part("a"))
+        .await
+        .unwrap_err();
+    for other in ["20", "30"] {
+        let err = within(
+            Duration::from_millis(100),
+            limited.send_part(&chat(other), &part("b")),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::RateLimited);
+        assert_eq!(err.rate_scope(), RateScope::Account);
+        assert!(err.retry_after().unwrap() > Duration::from_secs(3500));
+    }
+    assert_eq!(limited.inner().calls().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_account_pause_arriving_while_a_send_waits_for_its_slot_is_honoured() {
+    // Two chats: the second waits for the overall spacing while the first's answer pauses the
+    // account past the cap; the second must be refused, not sent.
+    let limited = RateLimited::builder(
+        Mock::with_limits(telegram_limits())
+            .latency(Duration::from_millis(1))
+            .failing([Error::rate_limited(Some(Duration::from_secs(3600)))
+                .with_rate_scope(RateScope::Account)]),
+    )
+    .overall(Some(Rate::per_second(1)))
+    .build();
+    let (c10, c20, a, b) = (chat("10"), chat("20"), part("a"), part("b"));
+    let (first, second) = within(
+        Duration::from_secs(10),
+        futures::future::join(limited.send_part(&c10, &a), limited.send_part(&c20, &b)),
+    )
+    .await;
+    assert_eq!(first.unwrap_err().kind(), ErrorKind::RateLimited);
+    let err = second.unwrap_err();
+    assert_eq!(err.rate_scope(), RateScope::Account);
+    assert_eq!(err.delivery(), Delivery::NotSent);
+    assert_eq!(limited.inner().calls().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_retry_after_does_not_panic_and_is_refused_not_slept() {
     // Telegram's `retry_after` is any JSON integer: `Instant + Duration` must not overflow.
     let mock = Mock::with_limits(telegram_limits())
         .failing([Error::rate_limited(Some(Duration::from_secs(u64::MAX)))]);
@@ -416,14 +750,48 @@ async fn an_absurd_retry_after_does_not_panic_and_still_holds_back() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::RateLimited);
-    // The account is paused (for as long as the clock can say), not released.
-    let next = tokio::time::timeout(
-        Duration::from_secs(365 * 86_400),
-        limited.send_part(&chat("20"), &part("b")),
+    // The chat is paused (for as long as the clock can say): refused at once, not released.
+    let err = within(
+        Duration::from_millis(1),
+        limited.send_part(&chat("10"), &part("b")),
     )
-    .await;
-    assert!(next.is_err(), "a send went out during the platform's pause");
+    .await
+    .unwrap_err();
+    assert!(err.retry_after().unwrap() > Duration::from_secs(365 * 86_400));
     assert_eq!(limited.inner().calls().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_paused_chat_is_not_forgotten_with_the_idle_ones() {
+    let limited = RateLimited::builder(
+        Mock::new().failing([Error::rate_limited(Some(Duration::from_secs(3600)))]),
+    )
+    .per_chat(Some(Rate::per_second(1)))
+    .build();
+    limited
+        .send_part(&chat("paused"), &part("a"))
+        .await
+        .unwrap_err();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Enough other chats to sweep the table several times over.
+    for i in 0..3000 {
+        limited
+            .send_part(&chat(&format!("c{i}")), &part("x"))
+            .await
+            .unwrap();
+    }
+    let err = within(
+        Duration::from_millis(1),
+        limited.send_part(&chat("paused"), &part("b")),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::RateLimited,
+        "the pause survived the sweep"
+    );
+    assert_eq!(limited.inner().calls().len(), 3001);
 }
 
 #[tokio::test(start_paused = true)]
@@ -457,8 +825,51 @@ async fn idle_chats_are_forgotten() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn group_chats_are_kept_while_their_quota_holds_and_forgotten_after() {
+    let mut mock = Mock::new();
+    for i in 0..3000 {
+        mock = mock.group(&format!("-{i}")).group(&format!("-b{i}"));
+    }
+    let limited = RateLimited::builder(mock)
+        .per_group(Some(Rate::per_minute(20)))
+        .build();
+    for i in 0..3000 {
+        limited
+            .send_part(&chat(&format!("-{i}")), &part("x"))
+            .await
+            .unwrap();
+    }
+    // A second later their pace is long over but their quota still counts the send.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for i in 0..3000 {
+        limited
+            .send_part(&chat(&format!("-b{i}")), &part("x"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        limited.tracked_chats(),
+        6000,
+        "groups within their window are kept"
+    );
+    // Past the window, the first 3 000 are as good as new and are dropped at the next sweep.
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    for i in 0..3000 {
+        limited
+            .send_part(&chat(&format!("c{i}")), &part("x"))
+            .await
+            .unwrap();
+    }
+    let tracked = limited.tracked_chats();
+    assert!(
+        tracked < 9000,
+        "idle groups should have been dropped, tracking {tracked}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn rate_limited_delegates_other_methods() {
-    let limited = Mock::new().rate_limited();
+    let limited = RateLimited::new(Mock::new());
     assert_eq!(limited.platform(), Platform::Telegram);
     assert_eq!(limited.capabilities().platform, Platform::Telegram);
     limited.connect().await.unwrap();
@@ -545,6 +956,31 @@ async fn maybe_sent_is_retried_where_the_platform_deduplicates_by_key() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn maybe_sent_is_retried_where_the_capabilities_say_keyed_sends_are_dropped() {
+    // VK's capabilities say so (random_id): the default policy then resends a keyed part.
+    let mut mock =
+        Mock::new().failing([Error::transport("timeout").with_delivery(Delivery::MaybeSent)]);
+    mock.caps.keyed_sends = true;
+    let retrying = Retrying::new(mock, fast_policy());
+    retrying
+        .send_part(&chat("10"), &keyed_part("a", "order-17#0"))
+        .await
+        .unwrap();
+    assert_eq!(retrying.inner().calls().len(), 2);
+    // Without a key there is nothing for the platform to drop the repeat by.
+    let mut mock =
+        Mock::new().failing([Error::transport("timeout").with_delivery(Delivery::MaybeSent)]);
+    mock.caps.keyed_sends = true;
+    let retrying = Retrying::new(mock, fast_policy());
+    let err = retrying
+        .send_part(&chat("10"), &part("a"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.delivery(), Delivery::MaybeSent);
+    assert_eq!(retrying.inner().calls().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn maybe_sent_without_a_key_is_not_retried_even_where_the_platform_deduplicates() {
     let mock =
         Mock::new().failing([Error::transport("timeout").with_delivery(Delivery::MaybeSent)]);
@@ -596,6 +1032,81 @@ async fn a_retry_after_over_the_maximum_is_not_waited_out() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_template_is_retried_but_never_resent_when_it_may_have_gone_out() {
+    let template = messenger_core::Template::new("order_update", "en_US");
+    let mock = Mock::new().failing([Error::transport("reset")]);
+    let retrying = Retrying::new(mock, fast_policy().platform_deduplicates(true));
+    retrying
+        .send_template(&chat("10"), &template)
+        .await
+        .unwrap();
+    assert_eq!(
+        retrying.inner().calls().len(),
+        2,
+        "a NotSent failure is retried"
+    );
+
+    // A template carries no key: even where the platform de-duplicates keyed sends, a
+    // template that may have gone out is not sent again.
+    let mock =
+        Mock::new().failing([Error::transport("timeout").with_delivery(Delivery::MaybeSent)]);
+    let retrying = Retrying::new(mock, fast_policy().platform_deduplicates(true));
+    let err = retrying
+        .send_template(&chat("10"), &template)
+        .await
+        .unwrap_err();
+    assert_eq!(err.delivery(), Delivery::MaybeSent);
+    assert_eq!(retrying.inner().calls().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn edits_and_deletions_are_retried_even_when_they_may_have_gone_through() {
+    // Idempotent: doing them twice leaves the same result.
+    let maybe = || Error::transport("timeout").with_delivery(Delivery::MaybeSent);
+    let retrying = Retrying::new(Mock::new().failing([maybe()]), fast_policy());
+    retrying
+        .edit_text(&chat("10"), &MessageId::new("5"), "new text")
+        .await
+        .unwrap();
+    retrying.inner().script.lock().unwrap().push_back(maybe());
+    retrying
+        .delete_message(&chat("10"), &MessageId::new("5"))
+        .await
+        .unwrap();
+    let texts: Vec<String> = retrying
+        .inner()
+        .calls()
+        .into_iter()
+        .map(|c| c.text)
+        .collect();
+    assert_eq!(
+        texts,
+        ["edit:5:new text", "edit:5:new text", "delete:5", "delete:5"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn templates_and_edits_take_the_chat_slot() {
+    let limited = RateLimited::new(Mock::with_limits(telegram_limits()));
+    let template = messenger_core::Template::new("t", "en");
+    limited.send_part(&chat("10"), &part("a")).await.unwrap();
+    limited.send_template(&chat("10"), &template).await.unwrap();
+    limited
+        .edit_text(&chat("10"), &MessageId::new("1"), "b")
+        .await
+        .unwrap();
+    // Deleting is not a message: not spaced.
+    limited
+        .delete_message(&chat("10"), &MessageId::new("1"))
+        .await
+        .unwrap();
+    let calls = limited.inner().calls();
+    assert_eq!(calls[1].started - calls[0].started, Duration::from_secs(1));
+    assert_eq!(calls[2].started - calls[1].started, Duration::from_secs(1));
+    assert_eq!(calls[3].started, calls[2].started);
+}
+
+#[tokio::test(start_paused = true)]
 async fn connect_and_download_are_retried() {
     let mock = Mock::new().failing([Error::transport("reset")]);
     let retrying = Retrying::new(mock, fast_policy());
@@ -628,7 +1139,7 @@ async fn retries_pass_through_the_rate_limiter() {
     // waits for it and for the chat's spacing.
     let mock = Mock::with_limits(telegram_limits())
         .failing([Error::rate_limited(Some(Duration::from_secs(4)))]);
-    let m = mock.rate_limited().retrying(fast_policy());
+    let m = Retrying::new(RateLimited::new(mock), fast_policy());
     m.send_part(&chat("10"), &part("a")).await.unwrap();
     let calls = m.inner().inner().calls();
     assert_eq!(calls.len(), 2);
@@ -646,12 +1157,11 @@ fn webhook(deliveries: Vec<Vec<InboundEvent>>) -> Mock {
 
 #[tokio::test]
 async fn repeated_webhook_events_are_dropped_and_the_response_kept() {
-    let m = webhook(vec![
+    let m = Deduplicated::new(webhook(vec![
         vec![message("1", "100"), other()],
         vec![message("1", "100"), message("1", "101"), other()],
         vec![message("2", "100"), message("2", "100")],
-    ])
-    .deduplicated();
+    ]));
     let req = WebhookRequest::post("{}");
 
     let first = m.handle_webhook(&req).await.unwrap();
@@ -670,7 +1180,7 @@ async fn repeated_webhook_events_are_dropped_and_the_response_kept() {
 
 #[tokio::test]
 async fn webhook_errors_pass_through() {
-    let m = webhook(vec![]).deduplicated();
+    let m = Deduplicated::new(webhook(vec![]));
     let err = m
         .handle_webhook(&WebhookRequest::post("{}"))
         .await
@@ -690,7 +1200,7 @@ async fn repeated_stream_events_are_dropped() {
         Ok(other()),
         Ok(message("1", "3")),
     ]);
-    let m = mock.deduplicated();
+    let m = Deduplicated::new(mock);
     let events: Vec<InboundEvent> = m.updates().unwrap().map(|e| e.unwrap()).collect().await;
     assert_eq!(
         message_ids(&events),
@@ -705,7 +1215,7 @@ async fn stream_errors_pass_through() {
         Ok(message("1", "1")),
         Err(Error::new(ErrorKind::Conflict, "another poller")),
     ]);
-    let m = mock.deduplicated();
+    let m = Deduplicated::new(mock);
     let items: Vec<Result<InboundEvent>> = m.updates().unwrap().collect().await;
     assert!(items[0].is_ok());
     assert_eq!(items[1].as_ref().unwrap_err().kind(), ErrorKind::Conflict);
@@ -760,7 +1270,7 @@ async fn scopes_keep_accounts_apart_in_a_shared_store() {
 
 #[tokio::test]
 async fn deduplicated_delegates_sends() {
-    let m = Mock::new().deduplicated();
+    let m = Deduplicated::new(Mock::new());
     m.send_part(&chat("10"), &part("a")).await.unwrap();
     assert_eq!(m.inner().calls().len(), 1);
     assert!(!m.is_group_chat(&chat("10")));

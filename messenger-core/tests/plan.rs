@@ -869,6 +869,31 @@ fn a_closed_window_refuses_before_anything_else() {
 }
 
 #[test]
+fn an_unknown_window_is_not_refused_the_platform_decides() {
+    // Nobody watched this chat for a whole window: the plan is the open window's, parts,
+    // downgrades and all; what the planner refuses for other reasons is still refused.
+    let caps = tg();
+    let long = OutgoingMessage::text("1", "Подробности доставки. ".repeat(260));
+    let unknown =
+        plan(&long, &caps, ReplyWindow::Unknown).expect("an unknown window is no refusal");
+    let open = plan(&long, &caps, ReplyWindow::Open).unwrap();
+    assert!(unknown.parts.len() > 1);
+    assert_eq!(unknown.parts.len(), open.parts.len());
+    assert_eq!(unknown.downgrades, open.downgrades);
+    let blank = OutgoingMessage::text("1", " ");
+    assert_eq!(
+        plan(&blank, &caps, ReplyWindow::Unknown)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        serde_json::to_value(ReplyWindow::Unknown).unwrap(),
+        serde_json::json!("unknown")
+    );
+}
+
+#[test]
 fn a_blank_caption_is_not_moved() {
     let caps = tg();
     let p = open_plan(
@@ -881,4 +906,33 @@ fn a_blank_caption_is_not_moved() {
     );
     assert_eq!(kinds(&p), vec![ContentKind::File]);
     assert!(p.downgrades.is_empty());
+}
+
+#[test]
+fn an_mp3_voice_note_for_vk_fails_before_any_upload() {
+    // VK's voice notes take OGG/Opus, audio is receive-only, and documents refuse MP3: no kind
+    // on the chain takes the bytes, so the plan fails instead of an upload VK would refuse.
+    let caps = Capabilities::of(Platform::Vk);
+    let message = OutgoingMessage::new(
+        "2000000001",
+        OutgoingContent::Voice {
+            media: MediaSource::bytes(vec![0u8; 64], "audio/mpeg", "note.mp3"),
+            caption: None,
+        },
+    );
+    let err = plan(&message, &caps, ReplyWindow::NotApplicable).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Unsupported | ErrorKind::InvalidInput),
+        "{err}"
+    );
+    assert_eq!(err.delivery(), messenger_core::Delivery::NotSent);
+    // A PDF still goes as a document.
+    let pdf = OutgoingMessage::new(
+        "2000000001",
+        OutgoingContent::File {
+            media: MediaSource::bytes(vec![0u8; 64], "application/pdf", "a.pdf"),
+            caption: None,
+        },
+    );
+    assert!(plan(&pdf, &caps, ReplyWindow::NotApplicable).is_ok());
 }

@@ -390,3 +390,43 @@ fn observable_ceiling_follows_the_capabilities() {
     caps.statuses.sent = false;
     assert_eq!(observable_ceiling(&caps), DeliveryStatus::Pending);
 }
+
+#[tokio::test]
+async fn the_memory_store_forgets_the_oldest_message_at_capacity() {
+    let store = Arc::new(MemoryStatusStore::with_capacity(2));
+    let tracker = StatusTracker::new(store.clone());
+    tracker
+        .apply(&event("m1", DeliveryStatus::Sent, 1))
+        .await
+        .unwrap();
+    tracker
+        .apply(&event("m2", DeliveryStatus::Sent, 2))
+        .await
+        .unwrap();
+    // Advancing a tracked message takes no new place.
+    tracker
+        .apply(&event("m1", DeliveryStatus::Read, 3))
+        .await
+        .unwrap();
+    assert_eq!(store.len(), 2);
+    tracker
+        .apply(&event("m3", DeliveryStatus::Sent, 4))
+        .await
+        .unwrap();
+    assert_eq!(store.len(), 2);
+    assert_eq!(store.capacity(), 2);
+    // m1 was tracked first, so it goes first (however recently it advanced).
+    assert!(current(&tracker, "m1").await.is_none());
+    assert_eq!(
+        current(&tracker, "m2").await.unwrap().status,
+        DeliveryStatus::Sent
+    );
+    assert_eq!(
+        current(&tracker, "m3").await.unwrap().status,
+        DeliveryStatus::Sent
+    );
+    assert_eq!(
+        MemoryStatusStore::new().capacity(),
+        MemoryStatusStore::DEFAULT_CAPACITY
+    );
+}

@@ -5,6 +5,7 @@
 //!
 //! `Debug` of every type that holds a token, a secret or message content is redacted.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use bytes::Bytes;
@@ -12,11 +13,18 @@ use chrono::{DateTime, Utc};
 use messenger_core::Platform;
 use serde::{Deserialize, Serialize};
 
-/// A new account (a Telegram bot or a WhatsApp business phone number) to create.
+/// A new account (a Telegram bot, a WhatsApp business phone number or a VK community) to create.
 ///
 /// Everything left `None` is generated. For Telegram, `token` must look like
 /// `<bot id>:<secret>`; the bot id becomes the account id. For WhatsApp, `phone_number_id` is the
-/// account id and `token` is the access token that authorizes Graph requests.
+/// account id and `token` is the access token that authorizes Graph requests. For VK, `id` is the
+/// community (group) id and the account id, `token` the community access token, `username` the
+/// community's screen name, `webhook_url` its Callback API server, `webhook_secret` the
+/// Callback `secret` and `verify_token` the confirmation string. For MAX, `id` is the bot's
+/// user id, `token` the bot token, `webhook_url` and `webhook_secret` a subscription. For
+/// Avito, `id` is the account's `user_id`, `token` the app's client id, `app_secret` its client
+/// secret, `webhook_secret` the token the registered webhook URLs carry (generated when `None`)
+/// and `webhook_url` a subscription (the token added as the query parameter `token`).
 ///
 /// ```
 /// use messenger_sandbox::AccountSpec;
@@ -27,15 +35,20 @@ use serde::{Deserialize, Serialize};
 /// ```
 #[derive(Clone, Serialize, Deserialize)]
 pub struct AccountSpec {
-    /// `telegram` or `whatsapp`.
+    /// `telegram`, `whatsapp` or `vk`.
     pub platform: Platform,
-    /// Telegram: the bot token; WhatsApp: the access token.
+    /// The account id, where the platform lets it be chosen: VK the community id (digits).
+    /// Telegram takes it from the token, WhatsApp from `phone_number_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Telegram: the bot token; WhatsApp: the access token; VK: the community access token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
-    /// Telegram: the bot's first name; WhatsApp: the verified business name.
+    /// Telegram: the bot's first name; WhatsApp: the verified business name; VK: the
+    /// community's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Telegram: the bot's username (without `@`).
+    /// Telegram: the bot's username (without `@`); VK: the community's screen name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// WhatsApp: the phone-number id (digits).
@@ -47,14 +60,18 @@ pub struct AccountSpec {
     /// WhatsApp: the app secret that signs webhook deliveries (`X-Hub-Signature-256`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_secret: Option<String>,
-    /// WhatsApp: the app's callback URL. Telegram: a webhook set as if by `setWebhook`.
+    /// WhatsApp: the app's callback URL. Telegram: a webhook set as if by `setWebhook`. VK:
+    /// the Callback API server (confirmed by the handshake before events go to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
-    /// Telegram: the `secret_token` of the webhook given in `webhook_url`.
+    /// Telegram: the `secret_token` of the webhook given in `webhook_url`. VK: the Callback
+    /// API secret key (every event's `secret`; generated when `None`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
     /// WhatsApp: the verify token used by the `hub.challenge` handshake
-    /// (see [`Sandbox::verify_webhook`](crate::Sandbox::verify_webhook)).
+    /// (see [`Sandbox::verify_webhook`](crate::Sandbox::verify_webhook)). VK: the
+    /// confirmation string the Callback server must answer the `confirmation` event with
+    /// (generated when `None`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_token: Option<String>,
 }
@@ -64,6 +81,7 @@ impl AccountSpec {
     pub fn new(platform: Platform) -> Self {
         Self {
             platform,
+            id: None,
             token: None,
             name: None,
             username: None,
@@ -84,6 +102,17 @@ impl AccountSpec {
     /// A WhatsApp business number with a generated id, token and app secret.
     pub fn whatsapp() -> Self {
         Self::new(Platform::WhatsApp)
+    }
+
+    /// A VK community with a generated id, token, Callback secret and confirmation string.
+    pub fn vk() -> Self {
+        Self::new(Platform::Vk)
+    }
+
+    /// Sets the account id (VK: the community id).
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
     }
 
     /// Sets the token (Telegram bot token or WhatsApp access token).
@@ -128,13 +157,13 @@ impl AccountSpec {
         self
     }
 
-    /// Sets the Telegram webhook `secret_token`.
+    /// Sets the Telegram webhook `secret_token` or the VK Callback secret.
     pub fn webhook_secret(mut self, secret: impl Into<String>) -> Self {
         self.webhook_secret = Some(secret.into());
         self
     }
 
-    /// Sets the WhatsApp webhook verify token.
+    /// Sets the WhatsApp webhook verify token or the VK confirmation string.
     pub fn verify_token(mut self, token: impl Into<String>) -> Self {
         self.verify_token = Some(token.into());
         self
@@ -163,7 +192,7 @@ pub struct SandboxAccount {
     pub token: String,
     /// Bot first name or verified business name.
     pub name: String,
-    /// Telegram: the bot username.
+    /// Telegram: the bot username; VK: the community's screen name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// WhatsApp: the phone-number id (equal to `id`).
@@ -178,19 +207,22 @@ pub struct SandboxAccount {
     /// WhatsApp: the app secret that signs webhook deliveries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_secret: Option<String>,
-    /// WhatsApp: the verify token of the handshake.
+    /// WhatsApp: the verify token of the handshake; VK: the confirmation string the Callback
+    /// server answers the `confirmation` event with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_token: Option<String>,
     /// The webhook URL, if one is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
-    /// Telegram: the webhook `secret_token`, if one is set.
+    /// Telegram: the webhook `secret_token`, if one is set; VK: the Callback `secret`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
     /// WhatsApp: status webhooks are delivered out of order (see [`AccountPatch`]).
     #[serde(default)]
     pub out_of_order_statuses: bool,
-    /// Updates (Telegram) or webhook events (WhatsApp) not yet delivered or confirmed.
+    /// Updates (Telegram) or webhook events (WhatsApp) not yet delivered or confirmed; VK:
+    /// Callback events not yet delivered while a server is set, else Long Poll events no poll
+    /// has confirmed.
     pub pending: usize,
     /// The last webhook delivery error, if the last attempt failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -220,16 +252,18 @@ impl fmt::Debug for SandboxAccount {
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct AccountPatch {
     /// The webhook URL; an empty string removes it. Telegram: as `setWebhook` (keeps the secret
-    /// unless `webhook_secret` is given too).
+    /// unless `webhook_secret` is given too). VK: a new Callback server, confirmed by the
+    /// handshake before events go to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
-    /// Telegram: the webhook `secret_token`; an empty string removes it.
+    /// Telegram: the webhook `secret_token`; VK: the Callback `secret`. An empty string
+    /// removes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
     /// WhatsApp: the app secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_secret: Option<String>,
-    /// WhatsApp: the verify token.
+    /// WhatsApp: the verify token; VK: the confirmation string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_token: Option<String>,
     /// WhatsApp: deliver the statuses produced together (`sent` and `delivered` of one send)
@@ -265,6 +299,11 @@ pub struct NewCustomer {
     /// Telegram: the IETF language tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_code: Option<String>,
+    /// The customer has already allowed the account's messages (VK: pressed "Allow
+    /// messages", so the community may write first). `None` is the platform's default (VK:
+    /// not allowed until they write or allow). Platforms without such consent ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allows_messages: Option<bool>,
 }
 
 impl NewCustomer {
@@ -279,6 +318,12 @@ impl NewCustomer {
     /// Sets the id.
     pub fn id(mut self, id: impl Into<String>) -> Self {
         self.id = Some(id.into());
+        self
+    }
+
+    /// Says whether the customer has already allowed the account's messages (VK).
+    pub fn allows_messages(mut self, allows: bool) -> Self {
+        self.allows_messages = Some(allows);
         self
     }
 }
@@ -609,15 +654,186 @@ impl fmt::Debug for CustomerMessage {
     }
 }
 
+/// What kind of group chat a [`NewGroup`] is (Telegram's `chat.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupKind {
+    /// A basic group (Telegram `group`).
+    Group,
+    /// A supergroup (Telegram `supergroup`, an id starting `-100`).
+    #[default]
+    Supergroup,
+    /// A channel (Telegram `channel`, an id starting `-100`): its posts are `channel_post`
+    /// updates signed by the channel, not by a member.
+    Channel,
+}
+
+impl GroupKind {
+    /// `group`, `supergroup` or `channel`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupKind::Group => "group",
+            GroupKind::Supergroup => "supergroup",
+            GroupKind::Channel => "channel",
+        }
+    }
+}
+
+/// A group chat to create in an account, with customers of the account as its members
+/// (`POST /control/accounts/{account}/groups`). The bot is a member (an administrator of a
+/// channel).
+///
+/// ```
+/// use messenger_sandbox::{GroupKind, NewGroup};
+/// let new = NewGroup::new(GroupKind::Supergroup).title("Support").member("100000001");
+/// assert_eq!(
+///     serde_json::to_value(&new).unwrap(),
+///     serde_json::json!({"kind": "supergroup", "title": "Support", "members": ["100000001"]})
+/// );
+/// ```
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct NewGroup {
+    /// The chat id (Telegram: negative; `-100…` for supergroups and channels). Generated when
+    /// `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Group, supergroup or channel (default: supergroup).
+    #[serde(default)]
+    pub kind: GroupKind,
+    /// The title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Customers of the account who are members (channel subscribers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+}
+
+impl NewGroup {
+    /// A group chat of this kind, with a generated id and no members yet.
+    pub fn new(kind: GroupKind) -> Self {
+        Self {
+            kind,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the id.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Sets the title.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Adds a member (a customer id of the account).
+    pub fn member(mut self, customer: impl Into<String>) -> Self {
+        self.members.push(customer.into());
+        self
+    }
+}
+
+impl fmt::Debug for NewGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewGroup")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("members", &self.members.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A group chat of an account, as the sandbox holds it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// The chat id (Telegram: negative), what a connector sends to.
+    pub id: String,
+    /// The account the group belongs to.
+    pub account: String,
+    /// Group, supergroup or channel.
+    pub kind: GroupKind,
+    /// The title.
+    pub title: String,
+    /// The customer ids of its members.
+    pub members: Vec<String>,
+}
+
+impl fmt::Debug for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Group")
+            .field("id", &self.id)
+            .field("account", &self.account)
+            .field("kind", &self.kind)
+            .field("members", &self.members.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A message posted in a group chat: by a member (`from`), or by the channel itself in a
+/// channel (`from` absent). `POST /control/accounts/{account}/groups/{group}/messages`.
+///
+/// ```
+/// use messenger_sandbox::{CustomerMessage, GroupMessage};
+/// let post = GroupMessage::from_member("100000001", CustomerMessage::text("hi all"));
+/// assert_eq!(
+///     serde_json::to_value(&post).unwrap(),
+///     serde_json::json!({"from": "100000001", "message": {"text": "hi all"}})
+/// );
+/// ```
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct GroupMessage {
+    /// The member who writes (a customer id of the account); `None` for a channel's own post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// What they write.
+    pub message: CustomerMessage,
+}
+
+impl GroupMessage {
+    /// A member writes in the group.
+    pub fn from_member(customer: impl Into<String>, message: CustomerMessage) -> Self {
+        Self {
+            from: Some(customer.into()),
+            message,
+        }
+    }
+
+    /// The channel posts (no member).
+    pub fn channel_post(message: CustomerMessage) -> Self {
+        Self {
+            from: None,
+            message,
+        }
+    }
+}
+
+impl fmt::Debug for GroupMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupMessage")
+            .field(
+                "from",
+                &self.from.as_deref().map(messenger_core::model::fingerprint),
+            )
+            .field("message", &self.message)
+            .finish()
+    }
+}
+
 /// What the platform made of a customer's message.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboundReceipt {
-    /// The platform message id (Telegram `message_id`, WhatsApp wamid).
+    /// The platform message id (Telegram `message_id`, WhatsApp wamid, VK message id, or
+    /// `c<conversation message id>` in a VK group chat).
     pub message_id: String,
-    /// Telegram: the `update_id` of the update carrying it.
+    /// Telegram: the `update_id` of the update carrying it; VK: the Bots Long Poll position
+    /// (`ts`) of its `message_new` event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_id: Option<i64>,
-    /// The media reference a connector downloads with (Telegram `file_id`, WhatsApp media id).
+    /// The media reference a connector downloads with (Telegram `file_id`, WhatsApp media id,
+    /// VK attachment string such as `photo111_457239017_8f1e2d`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_id: Option<String>,
 }
@@ -662,7 +878,8 @@ pub struct CustomerPatch {
 ///
 /// JSON: `{"kind":"server_error","status":502}`, `{"kind":"rate_limited","retry_after":3}`,
 /// `{"kind":"delay","millis":1500}`, `{"kind":"drop_connection"}`,
-/// `{"kind":"drop_connection","before_processing":true}`, `{"kind":"truncated_body"}`.
+/// `{"kind":"drop_connection","before_processing":true}`, `{"kind":"truncated_body"}`,
+/// `{"kind":"poll_failed","failed":2}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
@@ -674,9 +891,11 @@ pub enum Fault {
     },
     /// Answer with the platform's rate-limit error; the request is not processed. Telegram: 429
     /// with `parameters.retry_after`; WhatsApp: HTTP 429, Graph error `130429` and a
-    /// `Retry-After` header.
+    /// `Retry-After` header; MAX and Avito: 429 with `Retry-After`; VK: error 6, which never
+    /// says how long to wait.
     RateLimited {
-        /// Seconds to wait.
+        /// Seconds to wait; `0` answers the rate-limit error without any retry-after (no
+        /// `parameters.retry_after`, no `Retry-After` header), as a platform may.
         retry_after: u64,
     },
     /// Wait before processing the request normally.
@@ -694,6 +913,18 @@ pub enum Fault {
     /// Process the request, then send the status line, headers and half of the body and close
     /// the connection.
     TruncatedBody,
+    /// The long-poll session goes stale: the next long poll is answered as the platform
+    /// answers one (the request is not processed, no event is lost). Understood by emulators
+    /// whose long polling has sessions: VK's Bots Long Poll answers `{"failed": 1, "ts"}`
+    /// (history outdated: continue from `ts`), `{"failed": 2}` (the key expired: a new key
+    /// from `groups.getLongPollServer`) or `{"failed": 3}` (key and `ts` lost: a new key and
+    /// `ts`), and for 2 and 3 the key is revoked. Emulators without poll sessions (Telegram's
+    /// `getUpdates`, WhatsApp) answer it as a 500. Queue it for the platform's long-poll
+    /// operation (VK: `a_check`).
+    PollFailed {
+        /// VK's `failed` code: 1, 2 or 3.
+        failed: u8,
+    },
 }
 
 fn default_server_status() -> u16 {
@@ -709,6 +940,7 @@ impl Fault {
             Fault::Delay { .. } => "delay",
             Fault::DropConnection { .. } => "drop_connection",
             Fault::TruncatedBody => "truncated_body",
+            Fault::PollFailed { .. } => "poll_failed",
         }
     }
 }
@@ -716,7 +948,9 @@ impl Fault {
 /// A fault injected into the next `count` requests of an account, optionally only into one
 /// operation (Telegram: the method name, e.g. `sendMessage`, or `file` for downloads;
 /// WhatsApp: `messages`, `media_upload`, `media_get`, `media_delete`, `media_download` or
-/// `phone_number`). Operation names are matched case-insensitively.
+/// `phone_number`; VK: the method name, e.g. `messages.send`, `photo_upload` and
+/// `doc_upload` for the upload servers, `a_check` for the Bots Long Poll, `download` for
+/// media). Operation names are matched case-insensitively.
 ///
 /// ```
 /// use messenger_sandbox::{Fault, FaultSpec};
@@ -765,13 +999,19 @@ impl FaultSpec {
 /// One platform API request an account received, as the sandbox logged it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRecord {
-    /// The operation (Telegram method name as called, or a WhatsApp operation name).
+    /// The operation (Telegram method name as called, a WhatsApp operation name, a MAX
+    /// method and path, an Avito operation id).
     pub operation: String,
     /// The HTTP status answered (0 when the connection was dropped).
     pub status: u16,
     /// The injected fault, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// The platform's error code of a refused request, where its emulator names one (MAX
+    /// `attachment.not.ready` while an upload is processed, Avito the HTTP status of its
+    /// `{"error":{"code"}}`), so that a client can tell what it was refused for and retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// When (sandbox clock).
     pub at: DateTime<Utc>,
 }
@@ -825,28 +1065,72 @@ pub struct ClockState {
     pub offset_seconds: i64,
 }
 
-/// The result of a WhatsApp webhook verification handshake.
+/// The result of a webhook verification handshake: WhatsApp's `hub.challenge`, VK's
+/// `confirmation` event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookCheck {
     /// The HTTP status the callback answered.
     pub status: u16,
-    /// The body was exactly the `hub.challenge` sent.
+    /// The body was exactly what the platform expects: the `hub.challenge` sent (WhatsApp),
+    /// the account's confirmation string (VK).
     pub challenge_echoed: bool,
 }
 
-/// The base URLs of a running sandbox.
+/// The base URLs of a running sandbox: the server root, the control API root, and one root per
+/// emulated platform, each under its own prefix (`{base}/telegram`, `{base}/whatsapp`).
+///
+/// A platform's root replaces the platform's public API root in a connector's base URL:
+/// Telegram requests go to `{telegram}/bot<token>/<method>` and downloads to
+/// `{telegram}/file/bot<token>/<path>`; Graph requests go to
+/// `{whatsapp}/{version}/{phone-number-id}/messages` and media downloads to the URLs the
+/// media objects give (under `{whatsapp}/`).
+///
+/// JSON: `{"base": ..., "control": ..., "telegram": ..., "whatsapp": ...}`, one key per
+/// emulated platform.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use messenger_core::Platform;
+/// use messenger_sandbox::SandboxUrls;
+/// let urls = SandboxUrls {
+///     base: "http://127.0.0.1:8081".into(),
+///     control: "http://127.0.0.1:8081/control".into(),
+///     platforms: BTreeMap::from([(Platform::Telegram, "http://127.0.0.1:8081/telegram".into())]),
+/// };
+/// assert_eq!(urls.telegram(), "http://127.0.0.1:8081/telegram");
+/// assert_eq!(urls.platform(Platform::Vk), None);
+/// let json = serde_json::to_value(&urls).unwrap();
+/// assert_eq!(json["telegram"], "http://127.0.0.1:8081/telegram");
+/// assert_eq!(serde_json::from_value::<SandboxUrls>(json).unwrap(), urls);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxUrls {
     /// The server root, e.g. `http://127.0.0.1:41234`.
     pub base: String,
-    /// Telegram Bot API root (use in place of `https://api.telegram.org`): requests go to
-    /// `{telegram}/bot<token>/<method>`, downloads to `{telegram}/file/bot<token>/<path>`.
-    pub telegram: String,
-    /// Graph API root (use in place of `https://graph.facebook.com`): requests go to
-    /// `{whatsapp}/{version}/{phone-number-id}/messages` and so on.
-    pub whatsapp: String,
     /// The control API root, e.g. `http://127.0.0.1:41234/control`.
     pub control: String,
+    /// The root of each emulated platform's API, e.g. `http://127.0.0.1:41234/telegram`.
+    #[serde(flatten)]
+    pub platforms: BTreeMap<Platform, String>,
+}
+
+impl SandboxUrls {
+    /// The root of a platform's API, if the sandbox emulates it.
+    pub fn platform(&self, platform: Platform) -> Option<&str> {
+        self.platforms.get(&platform).map(String::as_str)
+    }
+
+    /// The Telegram Bot API root (use in place of `https://api.telegram.org`), or `""` when
+    /// Telegram is not emulated.
+    pub fn telegram(&self) -> &str {
+        self.platform(Platform::Telegram).unwrap_or_default()
+    }
+
+    /// The Graph API root (use in place of `https://graph.facebook.com`), or `""` when
+    /// WhatsApp is not emulated.
+    pub fn whatsapp(&self) -> &str {
+        self.platform(Platform::WhatsApp).unwrap_or_default()
+    }
 }
 
 pub(crate) mod base64_bytes {

@@ -1,9 +1,11 @@
 //! [`Control`]: a typed HTTP client of the control API, for a sandbox running in another task
 //! or process (`messenger sandbox`).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use messenger_core::registry::Credentials;
 use messenger_core::{Error, ErrorKind, Result};
 use reqwest::Method;
 use serde::Serialize;
@@ -11,13 +13,14 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{
     AccountPatch, AccountSpec, ClockAdvance, ClockState, Customer, CustomerMessage, CustomerPatch,
-    DeliveryRecord, FaultSpec, InboundReceipt, MessageView, NewCustomer, ReadOutcome, ReadRequest,
-    RequestRecord, SandboxAccount, SandboxUrls, WebhookCheck,
+    DeliveryRecord, FaultSpec, Group, GroupMessage, InboundReceipt, MessageView, NewCustomer,
+    NewGroup, ReadOutcome, ReadRequest, RequestRecord, SandboxAccount, SandboxUrls, WebhookCheck,
 };
 
 /// A typed client of a sandbox's control API (`/control/...`).
 ///
-/// Every method mirrors the [`Sandbox`](crate::Sandbox) method of the same name; errors carry
+/// Every method mirrors the [`Sandbox`](crate::Sandbox) method of the same name and sends
+/// `Content-Type: application/json` on every state-changing request; errors carry
 /// the kind the sandbox answered with (`NotFound`, `InvalidInput`, `Conflict`, ...) or
 /// `Transport` / `Decode`.
 ///
@@ -87,9 +90,13 @@ impl Control {
         path: &str,
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<T> {
+        let changes_state = !matches!(method, Method::GET | Method::HEAD);
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(body) = body {
             request = request.json(body);
+        } else if changes_state {
+            // The control API refuses a state-changing request that is not JSON, body or not.
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json");
         }
         let response = request.send().await.map_err(|e| {
             Error::transport("the sandbox control API is unreachable").with_source(e)
@@ -155,6 +162,18 @@ impl Control {
     ) -> Result<SandboxAccount> {
         self.call(Method::PATCH, &Self::account_path(account), Some(patch))
             .await
+    }
+
+    /// `GET /control/accounts/{account}/credentials`: what a connector needs for the account,
+    /// with the registry's keys (see [`Sandbox::credentials`](crate::Sandbox::credentials)).
+    pub async fn credentials(&self, account: &str) -> Result<Credentials> {
+        let path = format!("{}/credentials", Self::account_path(account));
+        let values: BTreeMap<String, String> = self.call(Method::GET, &path, None::<&()>).await?;
+        Ok(values
+            .into_iter()
+            .fold(Credentials::new(), |credentials, (key, value)| {
+                credentials.with(key, value)
+            }))
     }
 
     /// `POST /control/accounts/{account}/verify-webhook`.
@@ -250,6 +269,57 @@ impl Control {
     pub async fn unblock(&self, account: &str, customer: &str) -> Result<Customer> {
         let path = format!("{}/unblock", Self::customer_path(account, customer));
         self.call(Method::POST, &path, None::<&()>).await
+    }
+
+    /// `POST /control/accounts/{account}/customers/{customer}/allow`.
+    pub async fn allow_messages(&self, account: &str, customer: &str) -> Result<Customer> {
+        let path = format!("{}/allow", Self::customer_path(account, customer));
+        self.call(Method::POST, &path, None::<&()>).await
+    }
+
+    /// `POST /control/accounts/{account}/customers/{customer}/deny`.
+    pub async fn deny_messages(&self, account: &str, customer: &str) -> Result<Customer> {
+        let path = format!("{}/deny", Self::customer_path(account, customer));
+        self.call(Method::POST, &path, None::<&()>).await
+    }
+
+    fn group_path(account: &str, group: &str) -> String {
+        format!("/accounts/{}/groups/{}", segment(account), segment(group))
+    }
+
+    /// `POST /control/accounts/{account}/groups`.
+    pub async fn create_group(&self, account: &str, new: &NewGroup) -> Result<Group> {
+        let path = format!("{}/groups", Self::account_path(account));
+        self.call(Method::POST, &path, Some(new)).await
+    }
+
+    /// `GET /control/accounts/{account}/groups`.
+    pub async fn groups(&self, account: &str) -> Result<Vec<Group>> {
+        let path = format!("{}/groups", Self::account_path(account));
+        self.call(Method::GET, &path, None::<&()>).await
+    }
+
+    /// `GET /control/accounts/{account}/groups/{group}`.
+    pub async fn group(&self, account: &str, group: &str) -> Result<Group> {
+        self.call(Method::GET, &Self::group_path(account, group), None::<&()>)
+            .await
+    }
+
+    /// `POST /control/accounts/{account}/groups/{group}/messages`.
+    pub async fn group_sends(
+        &self,
+        account: &str,
+        group: &str,
+        message: &GroupMessage,
+    ) -> Result<InboundReceipt> {
+        let path = format!("{}/messages", Self::group_path(account, group));
+        self.call(Method::POST, &path, Some(message)).await
+    }
+
+    /// `GET /control/accounts/{account}/groups/{group}/messages`: everything posted in it.
+    pub async fn group_messages(&self, account: &str, group: &str) -> Result<Vec<MessageView>> {
+        let path = format!("{}/messages", Self::group_path(account, group));
+        self.call(Method::GET, &path, None::<&()>).await
     }
 
     /// `POST /control/accounts/{account}/faults`; returns the account's queued faults.

@@ -1,34 +1,39 @@
 //! The control API: the customer's side of every conversation, fault injection and state read
 //! back, as HTTP routes under `/control` and as the operations the [`Sandbox`](crate::Sandbox)
-//! methods call directly. The route list is in the crate documentation.
+//! methods call directly. The route list is in the crate documentation. Every per-platform step
+//! goes through the account's emulator ([`crate::platforms::Emulator`]); this file names no
+//! platform. State-changing requests must be `application/json` ([`require_json`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use messenger_core::{Error, ErrorKind, Platform, Result};
+use messenger_core::registry::Credentials;
+use messenger_core::{Error, ErrorKind, Result};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::api::{
     AccountPatch, AccountSpec, ClockAdvance, ClockState, Customer, CustomerMessage, CustomerPatch,
-    DeliveryRecord, Fault, FaultSpec, InboundReceipt, MessageDirection, MessageView, NewCustomer,
-    ReadOutcome, ReadRequest, RequestRecord, SandboxAccount, SandboxUrls, WebhookCheck,
+    DeliveryRecord, Fault, FaultSpec, Group, GroupMessage, InboundReceipt, MessageDirection,
+    MessageView, NewCustomer, NewGroup, ReadOutcome, ReadRequest, RequestRecord, SandboxAccount,
+    SandboxUrls, WebhookCheck,
 };
 use crate::clock::to_datetime;
-use crate::platforms::{telegram, whatsapp};
+use crate::platforms;
 use crate::state::{self, Account, Shared};
 
 impl Shared {
     fn account_view(&self, account: &Account) -> SandboxAccount {
         let mut view = SandboxAccount {
             id: account.id.clone(),
-            platform: account.platform,
+            platform: account.platform(),
             token: account.token.clone(),
             name: account.name.clone(),
             username: None,
@@ -43,37 +48,11 @@ impl Shared {
             pending: 0,
             last_webhook_error: account.last_webhook_error.clone(),
         };
-        if let Some(bot) = account.telegram() {
-            view.username = Some(bot.username.clone());
-            let (url, secret) = telegram::webhook_of(account);
-            view.webhook_url = url;
-            view.webhook_secret = secret;
-            view.pending = telegram::pending(account);
-        }
-        if let Some(number) = account.whatsapp() {
-            view.phone_number_id = Some(account.id.clone());
-            view.display_phone_number = Some(number.display_phone_number.clone());
-            view.waba_id = Some(number.waba_id.clone());
-            view.app_secret = Some(number.app_secret.clone());
-            view.verify_token.clone_from(&number.verify_token);
-            view.webhook_url.clone_from(&number.webhook_url);
-            view.out_of_order_statuses = number.out_of_order;
-            view.pending = whatsapp::pending(account);
-        }
+        account.emulator.describe(account, &mut view);
         view
     }
 
     fn customer_view(&self, account: &Account, customer: &state::Customer) -> Customer {
-        let now = self.now_ms();
-        let window = i64::try_from(self.config.reply_window.as_millis()).unwrap_or(i64::MAX / 4);
-        let window_open_until = match account.platform {
-            Platform::WhatsApp => customer
-                .last_inbound_ms
-                .map(|t| t + window)
-                .filter(|end| *end > now)
-                .map(to_datetime),
-            _ => None,
-        };
         Customer {
             id: customer.id.clone(),
             account: account.id.clone(),
@@ -81,23 +60,16 @@ impl Shared {
             username: customer.username.clone(),
             blocked: customer.blocked,
             online: customer.online,
-            window_open_until,
+            window_open_until: account.emulator.window_open_until(self, customer),
         }
     }
 
-    /// Creates an account and starts its webhook worker.
+    /// Creates an account with its platform's emulator and starts its webhook worker.
     pub(crate) fn create_account(self: &Arc<Self>, spec: &AccountSpec) -> Result<SandboxAccount> {
+        let emulator = platforms::emulator(spec.platform)?;
         let (view, wake) = {
             let mut state = self.lock();
-            let account = match spec.platform {
-                Platform::Telegram => telegram::new_account(self, &mut state, spec)?,
-                Platform::WhatsApp => whatsapp::new_account(self, spec)?,
-                other => {
-                    return Err(Error::unsupported(format!(
-                        "the sandbox does not emulate {other:?} yet"
-                    )));
-                }
-            };
+            let account = emulator.new_account(self, &mut state, spec)?;
             if state.accounts.contains_key(&account.id) {
                 return Err(Error::new(
                     ErrorKind::Conflict,
@@ -140,26 +112,33 @@ impl Shared {
     pub(crate) fn patch_account(&self, id: &str, patch: &AccountPatch) -> Result<SandboxAccount> {
         let mut state = self.lock();
         let account = state.account_mut(id)?;
-        match account.platform {
-            Platform::Telegram => telegram::patch_account(account, patch)?,
-            _ => whatsapp::patch_account(account, patch)?,
-        }
+        let emulator = account.emulator;
+        emulator.patch_account(account, patch)?;
         Ok(self.account_view(account))
+    }
+
+    /// The credentials a connector needs for an account, with the registry's keys.
+    pub(crate) fn credentials(&self, id: &str) -> Result<Credentials> {
+        let state = self.lock();
+        let account = state.account(id)?;
+        let platform = account.platform();
+        let root = self
+            .urls
+            .platform(platform)
+            .ok_or_else(|| Error::unsupported(format!("no emulator for {platform}")))?;
+        Ok(account.emulator.credentials(account, root))
+    }
+
+    /// The platform's webhook verification handshake (WhatsApp's `hub.challenge`).
+    pub(crate) async fn verify_webhook(&self, id: &str) -> Result<WebhookCheck> {
+        let emulator = self.lock().account(id)?.emulator;
+        emulator.verify_webhook(self, id).await
     }
 
     pub(crate) fn create_customer(&self, account_id: &str, new: &NewCustomer) -> Result<Customer> {
         let mut state = self.lock();
-        let platform = state.account(account_id)?.platform;
-        let mut customer = match platform {
-            Platform::Telegram => {
-                telegram::new_customer(self, &mut state, new.id.as_deref(), new.name.as_deref())?
-            }
-            _ => whatsapp::new_customer(self, &mut state, new.id.as_deref(), new.name.as_deref())?,
-        };
-        if platform == Platform::Telegram {
-            customer.username.clone_from(&new.username);
-            customer.language_code.clone_from(&new.language_code);
-        }
+        let emulator = state.account(account_id)?.emulator;
+        let customer = emulator.new_customer(self, &mut state, new)?;
         let account = state.account_mut(account_id)?;
         if account.customers.contains_key(&customer.id) {
             return Err(Error::new(
@@ -197,17 +176,8 @@ impl Shared {
         online: bool,
     ) -> Result<Customer> {
         let mut state = self.lock();
-        match state.account(account_id)?.platform {
-            Platform::WhatsApp => {
-                whatsapp::customer_online(self, &mut state, account_id, customer_id, online)?
-            }
-            _ => {
-                state
-                    .account_mut(account_id)?
-                    .customer_mut(customer_id)?
-                    .online = online
-            }
-        }
+        let emulator = state.account(account_id)?.emulator;
+        emulator.set_online(self, &mut state, account_id, customer_id, online)?;
         let account = state.account(account_id)?;
         Ok(self.customer_view(account, account.customer(customer_id)?))
     }
@@ -219,12 +189,8 @@ impl Shared {
         message: &CustomerMessage,
     ) -> Result<InboundReceipt> {
         let mut state = self.lock();
-        match state.account(account_id)?.platform {
-            Platform::Telegram => {
-                telegram::customer_sends(self, &mut state, account_id, customer_id, message)
-            }
-            _ => whatsapp::customer_sends(self, &mut state, account_id, customer_id, message),
-        }
+        let emulator = state.account(account_id)?.emulator;
+        emulator.customer_sends(self, &mut state, account_id, customer_id, message)
     }
 
     pub(crate) fn customer_reads(
@@ -234,12 +200,8 @@ impl Shared {
         up_to: Option<&str>,
     ) -> Result<ReadOutcome> {
         let mut state = self.lock();
-        let read = match state.account(account_id)?.platform {
-            Platform::Telegram => {
-                telegram::customer_reads(&mut state, account_id, customer_id, up_to)?
-            }
-            _ => whatsapp::customer_reads(self, &mut state, account_id, customer_id, up_to)?,
-        };
+        let emulator = state.account(account_id)?.emulator;
+        let read = emulator.customer_reads(self, &mut state, account_id, customer_id, up_to)?;
         Ok(ReadOutcome { read })
     }
 
@@ -250,17 +212,21 @@ impl Shared {
         blocked: bool,
     ) -> Result<Customer> {
         let mut state = self.lock();
-        match state.account(account_id)?.platform {
-            Platform::Telegram => {
-                telegram::customer_blocks(self, &mut state, account_id, customer_id, blocked)?
-            }
-            _ => {
-                state
-                    .account_mut(account_id)?
-                    .customer_mut(customer_id)?
-                    .blocked = blocked
-            }
-        }
+        let emulator = state.account(account_id)?.emulator;
+        emulator.set_blocked(self, &mut state, account_id, customer_id, blocked)?;
+        let account = state.account(account_id)?;
+        Ok(self.customer_view(account, account.customer(customer_id)?))
+    }
+
+    pub(crate) fn set_consent(
+        &self,
+        account_id: &str,
+        customer_id: &str,
+        allowed: bool,
+    ) -> Result<Customer> {
+        let mut state = self.lock();
+        let emulator = state.account(account_id)?.emulator;
+        emulator.set_consent(self, &mut state, account_id, customer_id, allowed)?;
         let account = state.account(account_id)?;
         Ok(self.customer_view(account, account.customer(customer_id)?))
     }
@@ -281,6 +247,47 @@ impl Shared {
             .collect())
     }
 
+    /// Creates a group chat through the account's emulator (`Unsupported` where it has none).
+    pub(crate) fn create_group(&self, account_id: &str, new: &NewGroup) -> Result<Group> {
+        let mut state = self.lock();
+        let emulator = state.account(account_id)?.emulator;
+        emulator.create_group(self, &mut state, account_id, new)
+    }
+
+    pub(crate) fn list_groups(&self, account_id: &str) -> Result<Vec<Group>> {
+        let state = self.lock();
+        let emulator = state.account(account_id)?.emulator;
+        emulator.groups(&state, account_id)
+    }
+
+    pub(crate) fn get_group(&self, account_id: &str, group_id: &str) -> Result<Group> {
+        self.list_groups(account_id)?
+            .into_iter()
+            .find(|g| g.id == group_id.trim())
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, "no such group"))
+    }
+
+    pub(crate) fn group_sends(
+        &self,
+        account_id: &str,
+        group_id: &str,
+        message: &GroupMessage,
+    ) -> Result<InboundReceipt> {
+        let mut state = self.lock();
+        let emulator = state.account(account_id)?.emulator;
+        emulator.group_sends(self, &mut state, account_id, group_id, message)
+    }
+
+    pub(crate) fn list_group_messages(
+        &self,
+        account_id: &str,
+        group_id: &str,
+    ) -> Result<Vec<MessageView>> {
+        let state = self.lock();
+        let emulator = state.account(account_id)?.emulator;
+        emulator.group_messages(&state, account_id, group_id)
+    }
+
     pub(crate) fn inject_fault(
         &self,
         account_id: &str,
@@ -293,6 +300,11 @@ impl Shared {
             && !(500..=599).contains(&status)
         {
             return Err(Error::invalid_input("a server error status is 500..=599"));
+        }
+        if let Fault::PollFailed { failed } = spec.fault
+            && !(1..=3).contains(&failed)
+        {
+            return Err(Error::invalid_input("a poll failure is failed 1, 2 or 3"));
         }
         let mut state = self.lock();
         let account = state.account_mut(account_id)?;
@@ -360,6 +372,17 @@ impl From<Error> for ControlError {
     }
 }
 
+impl ControlError {
+    /// The error shape with an explicit status.
+    fn with_status(status: StatusCode, err: &Error) -> Response {
+        (
+            status,
+            Json(json!({ "error": { "kind": err.kind(), "message": err.message() } })),
+        )
+            .into_response()
+    }
+}
+
 impl IntoResponse for ControlError {
     fn into_response(self) -> Response {
         let status = match self.0.kind() {
@@ -371,12 +394,36 @@ impl IntoResponse for ControlError {
             ErrorKind::Transport => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        (
-            status,
-            Json(json!({ "error": { "kind": self.0.kind(), "message": self.0.message() } })),
-        )
-            .into_response()
+        Self::with_status(status, &self.0)
     }
+}
+
+/// Refuses every state-changing request (anything but `GET`, `HEAD` and `OPTIONS`), with or
+/// without a body, unless it says `Content-Type: application/json`: 415 in the control error
+/// shape, before any handler runs. A web page can send a cross-site form or a "simple" fetch
+/// (`text/plain`, `application/x-www-form-urlencoded`, `multipart/form-data`) without a
+/// preflight; it cannot send `application/json` without one, and the sandbox answers no
+/// preflight, so no page can drive the control API.
+async fn require_json(req: Request, next: Next) -> Response {
+    let reads_only = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if reads_only || is_json(req.headers().get(header::CONTENT_TYPE)) {
+        return next.run(req).await;
+    }
+    tracing::debug!(method = %req.method(), "sandbox control: refused a request that is not JSON");
+    ControlError::with_status(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        &Error::invalid_input(
+            "the control API takes Content-Type: application/json on every POST, PATCH and DELETE",
+        ),
+    )
+}
+
+/// Whether a `Content-Type` is `application/json` (parameters such as `charset` allowed).
+fn is_json(value: Option<&axum::http::HeaderValue>) -> bool {
+    value
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 type Reply<T> = std::result::Result<Json<T>, ControlError>;
@@ -422,6 +469,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/accounts", post(create_account).get(list_accounts))
         .route("/accounts/{account}", get(get_account).patch(patch_account))
         .route("/accounts/{account}/verify-webhook", post(verify_webhook))
+        .route("/accounts/{account}/credentials", get(credentials))
         .route(
             "/accounts/{account}/customers",
             post(create_customer).get(list_customers),
@@ -447,6 +495,23 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             post(unblock),
         )
         .route(
+            "/accounts/{account}/customers/{customer}/allow",
+            post(allow_messages),
+        )
+        .route(
+            "/accounts/{account}/customers/{customer}/deny",
+            post(deny_messages),
+        )
+        .route(
+            "/accounts/{account}/groups",
+            post(create_group).get(list_groups),
+        )
+        .route("/accounts/{account}/groups/{group}", get(get_group))
+        .route(
+            "/accounts/{account}/groups/{group}/messages",
+            post(group_sends).get(list_group_messages),
+        )
+        .route(
             "/accounts/{account}/faults",
             post(inject_fault).get(list_faults).delete(clear_faults),
         )
@@ -454,6 +519,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/accounts/{account}/deliveries", get(list_deliveries))
         .route("/clock", get(clock))
         .route("/clock/advance", post(advance_clock))
+        .layer(middleware::from_fn(require_json))
 }
 
 async fn info(State(shared): S) -> Json<SandboxUrls> {
@@ -483,8 +549,21 @@ async fn patch_account(
     Ok(Json(shared.patch_account(&account, &patch)?))
 }
 
+async fn credentials(
+    State(shared): S,
+    Path(account): Path<String>,
+) -> Reply<std::collections::BTreeMap<String, String>> {
+    let credentials = shared.credentials(&account)?;
+    Ok(Json(
+        credentials
+            .keys()
+            .filter_map(|key| Some((key.to_string(), credentials.get(key)?.to_string())))
+            .collect(),
+    ))
+}
+
 async fn verify_webhook(State(shared): S, Path(account): Path<String>) -> Reply<WebhookCheck> {
-    Ok(Json(whatsapp::verify_webhook(&shared, &account).await?))
+    Ok(Json(shared.verify_webhook(&account).await?))
 }
 
 async fn create_customer(
@@ -568,6 +647,60 @@ async fn unblock(
     Path((account, customer)): Path<(String, String)>,
 ) -> Reply<Customer> {
     Ok(Json(shared.set_blocked(&account, &customer, false)?))
+}
+
+async fn allow_messages(
+    State(shared): S,
+    Path((account, customer)): Path<(String, String)>,
+) -> Reply<Customer> {
+    Ok(Json(shared.set_consent(&account, &customer, true)?))
+}
+
+async fn deny_messages(
+    State(shared): S,
+    Path((account, customer)): Path<(String, String)>,
+) -> Reply<Customer> {
+    Ok(Json(shared.set_consent(&account, &customer, false)?))
+}
+
+async fn create_group(
+    State(shared): S,
+    Path(account): Path<String>,
+    Body(new): Body<NewGroup>,
+) -> std::result::Result<(StatusCode, Json<Group>), ControlError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(shared.create_group(&account, &new)?),
+    ))
+}
+
+async fn list_groups(State(shared): S, Path(account): Path<String>) -> Reply<Vec<Group>> {
+    Ok(Json(shared.list_groups(&account)?))
+}
+
+async fn get_group(
+    State(shared): S,
+    Path((account, group)): Path<(String, String)>,
+) -> Reply<Group> {
+    Ok(Json(shared.get_group(&account, &group)?))
+}
+
+async fn group_sends(
+    State(shared): S,
+    Path((account, group)): Path<(String, String)>,
+    Body(message): Body<GroupMessage>,
+) -> std::result::Result<(StatusCode, Json<InboundReceipt>), ControlError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(shared.group_sends(&account, &group, &message)?),
+    ))
+}
+
+async fn list_group_messages(
+    State(shared): S,
+    Path((account, group)): Path<(String, String)>,
+) -> Reply<Vec<MessageView>> {
+    Ok(Json(shared.list_group_messages(&account, &group)?))
 }
 
 async fn inject_fault(

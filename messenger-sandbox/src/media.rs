@@ -1,40 +1,377 @@
-//! Media helpers shared by the platforms: stored blobs, MIME sniffing from magic bytes, image
+//! Media shared by the platforms: the blob store on disk, MIME sniffing from magic bytes, image
 //! dimensions, hashes.
+//!
+//! # The blob store
+//!
+//! Every upload (a connector's multipart part, a customer's media from the control API) is
+//! kept in a file of the sandbox's own media folder ([`MediaDir`]: a fresh folder under the
+//! system's temporary folder, removed when the sandbox shuts down or is dropped), never in
+//! memory: an upload is written to its file chunk by chunk as it arrives ([`spool`]), hashed on
+//! the way, and served back from the file in chunks ([`Blob::response`]). What stays in memory
+//! per blob is its size, its SHA-256, its MIME type and file name, and its first
+//! [`HEAD_LEN`] bytes, which is all the emulators look at (magic bytes, image dimensions).
 
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+
+use axum::body::Body;
+use axum::extract::multipart::{Field, MultipartError};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use hyper::body::{Frame, SizeHint};
 use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, ReadBuf};
 
-/// Bytes the sandbox holds (an upload by a connector or by a customer).
-#[derive(Clone)]
-pub(crate) struct Blob {
-    pub bytes: Bytes,
-    pub mime: String,
-    pub file_name: Option<String>,
-    pub sha256: [u8; 32],
+/// How many leading bytes of a blob are kept in memory (for magic bytes and image headers).
+pub(crate) const HEAD_LEN: usize = 64 * 1024;
+
+/// The size of the chunks a blob is read back in.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The sandbox's media folder: created on start under the system's temporary folder, removed
+/// (with every file in it) by [`remove`](Self::remove) or when dropped.
+#[derive(Debug)]
+pub(crate) struct MediaDir {
+    path: PathBuf,
+    next: AtomicU64,
 }
 
-impl Blob {
-    pub(crate) fn new(bytes: Bytes, mime: String, file_name: Option<String>) -> Self {
-        let sha256 = Sha256::digest(&bytes).into();
-        Self {
-            bytes,
-            mime,
-            file_name,
-            sha256,
+impl MediaDir {
+    /// A new, empty folder `messenger-sandbox-<pid>-<random>` in the temporary folder. The
+    /// folders of sandboxes whose process is gone (killed before they could remove theirs) are
+    /// removed first.
+    pub(crate) fn create() -> io::Result<Arc<Self>> {
+        let base = std::env::temp_dir();
+        remove_orphans(&base);
+        for _ in 0..16 {
+            let path = base.join(format!(
+                "{DIR_PREFIX}{}-{:016x}",
+                std::process::id(),
+                fastrand::u64(..)
+            ));
+            match fs::create_dir(&path) {
+                Ok(()) => {
+                    return Ok(Arc::new(Self {
+                        path,
+                        next: AtomicU64::new(0),
+                    }));
+                }
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "no free name for the sandbox's media folder",
+        ))
+    }
+
+    /// Where the folder is.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Removes the folder and every file in it (a blob still being served keeps its open file
+    /// until the response ends). Later uploads fail.
+    pub(crate) fn remove(&self) {
+        match fs::remove_dir_all(&self.path) {
+            Ok(()) => tracing::debug!("sandbox: media folder removed"),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => tracing::warn!(error = %err, "sandbox: the media folder was not removed"),
         }
     }
 
+    /// A new file in the folder, removed when the returned handle is dropped.
+    fn new_file(&self) -> io::Result<(BlobFile, fs::File)> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let path = self.path.join(format!("{n}.blob"));
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        Ok((BlobFile { path }, file))
+    }
+}
+
+/// The prefix of every sandbox's media folder.
+const DIR_PREFIX: &str = "messenger-sandbox-";
+
+/// Removes the media folders in `base` of processes that are gone (Linux: no `/proc/<pid>`;
+/// elsewhere nothing is removed). A folder of a process that is still running is kept, even
+/// where its pid was reused by another program.
+fn remove_orphans(base: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DIR_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            // Another user's folder, or one another sandbox removes at the same moment: fine.
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+impl Drop for MediaDir {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// One file of the media folder, removed when the last handle to it goes.
+#[derive(Debug)]
+struct BlobFile {
+    path: PathBuf,
+}
+
+impl Drop for BlobFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Bytes written to the media folder: the file, its size, its SHA-256 and its first
+/// [`HEAD_LEN`] bytes. Cloning shares the file.
+#[derive(Clone, Debug)]
+pub(crate) struct Spooled {
+    file: Arc<BlobFile>,
+    size: u64,
+    sha256: [u8; 32],
+    head: Bytes,
+}
+
+impl Spooled {
+    /// Writes bytes already in memory (a customer's media from the control API) to a new file.
+    pub(crate) fn from_bytes(dir: &MediaDir, bytes: &[u8]) -> io::Result<Self> {
+        let (blob_file, mut file) = dir.new_file()?;
+        file.write_all(bytes)?;
+        Ok(Self {
+            file: Arc::new(blob_file),
+            size: bytes.len() as u64,
+            sha256: Sha256::digest(bytes).into(),
+            head: Bytes::copy_from_slice(&bytes[..bytes.len().min(HEAD_LEN)]),
+        })
+    }
+
+    /// The size in bytes.
     pub(crate) fn size(&self) -> u64 {
-        self.bytes.len() as u64
+        self.size
+    }
+
+    /// The first [`HEAD_LEN`] bytes (all of them for a smaller file).
+    pub(crate) fn head(&self) -> &[u8] {
+        &self.head
+    }
+}
+
+/// Why an upload could not be spooled.
+#[derive(Debug)]
+pub(crate) enum SpoolError {
+    /// More than the limit arrived (the rest was not read).
+    TooLarge,
+    /// The request body failed (malformed multipart, a dropped connection, or the request's
+    /// own size limit: see [`MultipartError::status`]).
+    Body(MultipartError),
+    /// The media folder could not be written.
+    Io(io::Error),
+}
+
+impl SpoolError {
+    /// Whether the upload was refused for its size (by the limit given or the request's).
+    pub(crate) fn is_too_large(&self) -> bool {
+        match self {
+            SpoolError::TooLarge => true,
+            SpoolError::Body(err) => err.status() == StatusCode::PAYLOAD_TOO_LARGE,
+            SpoolError::Io(_) => false,
+        }
+    }
+}
+
+/// Streams a multipart field into a new file of `dir`, at most `limit` bytes; the field is
+/// never held in memory whole. On any error the partial file is removed.
+pub(crate) async fn spool(
+    dir: &MediaDir,
+    field: &mut Field<'_>,
+    limit: u64,
+) -> Result<Spooled, SpoolError> {
+    let (blob_file, file) = dir.new_file().map_err(SpoolError::Io)?;
+    let blob_file = Arc::new(blob_file);
+    let mut file = tokio::fs::File::from_std(file);
+    let mut hasher = Sha256::new();
+    let mut head = BytesMut::new();
+    let mut size: u64 = 0;
+    while let Some(chunk) = field.chunk().await.map_err(SpoolError::Body)? {
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(SpoolError::TooLarge);
+        }
+        hasher.update(&chunk);
+        if head.len() < HEAD_LEN {
+            let take = chunk.len().min(HEAD_LEN - head.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+            .await
+            .map_err(SpoolError::Io)?;
+    }
+    tokio::io::AsyncWriteExt::flush(&mut file)
+        .await
+        .map_err(SpoolError::Io)?;
+    Ok(Spooled {
+        file: blob_file,
+        size,
+        sha256: hasher.finalize().into(),
+        head: head.freeze(),
+    })
+}
+
+/// Reads the rest of a multipart field and throws it away (a part the emulator ignores).
+pub(crate) async fn discard(field: &mut Field<'_>) -> Result<(), MultipartError> {
+    while field.chunk().await?.is_some() {}
+    Ok(())
+}
+
+/// Bytes the sandbox holds (an upload by a connector or by a customer), on disk.
+#[derive(Clone, Debug)]
+pub(crate) struct Blob {
+    data: Spooled,
+    pub mime: String,
+    pub file_name: Option<String>,
+}
+
+impl Blob {
+    /// A blob of spooled bytes.
+    pub(crate) fn new(data: Spooled, mime: String, file_name: Option<String>) -> Self {
+        Self {
+            data,
+            mime,
+            file_name,
+        }
+    }
+
+    /// A blob of bytes in memory (written to the media folder now).
+    pub(crate) fn from_bytes(
+        dir: &MediaDir,
+        bytes: &[u8],
+        mime: String,
+        file_name: Option<String>,
+    ) -> messenger_core::Result<Self> {
+        let data = Spooled::from_bytes(dir, bytes).map_err(|e| {
+            messenger_core::Error::transport("the sandbox cannot write its media folder")
+                .with_source(e)
+        })?;
+        Ok(Self::new(data, mime, file_name))
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.data.size
+    }
+
+    /// The first [`HEAD_LEN`] bytes (magic bytes, image headers).
+    pub(crate) fn head(&self) -> &[u8] {
+        &self.data.head
     }
 
     pub(crate) fn sha256_hex(&self) -> String {
-        hex::encode(self.sha256)
+        hex::encode(self.data.sha256)
     }
 
     pub(crate) fn sha256_base64(&self) -> String {
-        base64::engine::general_purpose::STANDARD.encode(self.sha256)
+        base64::engine::general_purpose::STANDARD.encode(self.data.sha256)
+    }
+
+    /// A `200 OK` whose body is the blob's bytes, read from its file in chunks as they are
+    /// sent (`Content-Length` set), with `content_type` if given; `500` if the file is gone.
+    pub(crate) fn response(&self, content_type: Option<&str>) -> Response {
+        let file = match fs::File::open(&self.data.file.path) {
+            Ok(file) => file,
+            Err(err) => {
+                tracing::warn!(error = %err, "sandbox: a stored blob cannot be read");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        };
+        let body = FileBody {
+            file: tokio::fs::File::from_std(file),
+            remaining: self.data.size,
+            buf: BytesMut::new(),
+            _keep: self.data.file.clone(),
+        };
+        let mut response = Response::new(Body::new(body));
+        if let Some(value) = content_type.and_then(|c| HeaderValue::from_str(c).ok()) {
+            response.headers_mut().insert(header::CONTENT_TYPE, value);
+        }
+        response
+    }
+}
+
+/// A response body read from a blob's file, `remaining` bytes, a chunk at a time.
+struct FileBody {
+    file: tokio::fs::File,
+    remaining: u64,
+    buf: BytesMut,
+    /// Keeps the file from being removed while it is served.
+    _keep: Arc<BlobFile>,
+}
+
+impl hyper::body::Body for FileBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        if this.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let want = usize::try_from(this.remaining)
+            .unwrap_or(usize::MAX)
+            .min(READ_CHUNK);
+        this.buf.resize(want, 0);
+        let mut read = ReadBuf::new(&mut this.buf[..want]);
+        let polled = Pin::new(&mut this.file).poll_read(cx, &mut read);
+        let n = read.filled().len();
+        if let Err(err) = ready!(polled) {
+            this.remaining = 0;
+            return Poll::Ready(Some(Err(err)));
+        }
+        if n == 0 {
+            this.remaining = 0;
+            return Poll::Ready(Some(Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "a stored blob is shorter than its size",
+            ))));
+        }
+        this.remaining -= n as u64;
+        let chunk = this.buf.split_to(n).freeze();
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP server: an accept loop over hyper (so that a fault can close a connection without
-//! any response), the router that tells the platforms apart by path shape, and the fault
-//! machinery every platform request goes through.
+//! any response), the router that mounts the control API at `/control` and each emulator's
+//! routes under its own prefix (`/telegram`, `/whatsapp`, ...), and the fault machinery every
+//! platform request goes through.
 
 use std::io;
 use std::sync::Arc;
@@ -8,10 +9,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
 use bytes::Bytes;
 use futures::StreamExt;
 use hyper_util::rt::TokioIo;
@@ -24,7 +24,7 @@ use tower_service::Service;
 use crate::api::{Fault, RequestRecord};
 use crate::clock::to_datetime;
 use crate::control;
-use crate::platforms::{telegram, whatsapp};
+use crate::platforms::EMULATORS;
 use crate::state::Shared;
 
 /// Lets a handler close its own connection without answering (the "dropped connection"
@@ -117,67 +117,41 @@ impl Service<Request<hyper::body::Incoming>> for TagConn {
     }
 }
 
-/// Every route of the sandbox.
+/// Every route of the sandbox: `/control/...` and `/{prefix}/...` of every emulator.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .nest("/control", control::routes())
-        .route("/file/{bot}/{*path}", get(telegram::download))
-        .route("/whatsapp_business/attachments/", get(whatsapp::download))
-        .route("/{first}/{second}", any(dispatch2))
-        .route("/{first}/{second}/{third}", any(dispatch3))
+    let mut router = Router::new().nest("/control", control::routes());
+    for emulator in EMULATORS {
+        router = router.nest(&format!("/{}", emulator.prefix()), emulator.routes());
+    }
+    router
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
         .with_state(shared)
 }
 
-/// `/bot<token>/<method>` (Telegram) or `/{version}/{object-id}` (Graph).
-async fn dispatch2(
-    State(shared): State<Arc<Shared>>,
-    Path((first, second)): Path<(String, String)>,
-    req: Request,
-) -> Response {
-    if let Some(token) = first.strip_prefix("bot") {
-        telegram::method(shared, token.to_string(), second, req).await
-    } else if whatsapp::is_version(&first) {
-        whatsapp::object(shared, second, req).await
-    } else {
-        not_found().await
-    }
-}
+/// The platform's error code of a refused request: an emulator puts it into its error
+/// response's extensions, and [`with_faults`] logs it with the request
+/// ([`RequestRecord::error`]).
+#[derive(Clone, Debug)]
+pub(crate) struct ErrorCode(pub String);
 
-/// `/{version}/{phone-number-id}/{edge}` (Graph).
-async fn dispatch3(
-    State(shared): State<Arc<Shared>>,
-    Path((first, second, third)): Path<(String, String, String)>,
-    req: Request,
-) -> Response {
-    if whatsapp::is_version(&first) {
-        whatsapp::edge(shared, second, third, req).await
-    } else if first.starts_with("bot") {
-        telegram::not_found()
-    } else {
-        not_found().await
-    }
-}
-
-async fn not_found() -> Response {
+/// A plain `404 Not Found`.
+pub(crate) async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "Not Found").into_response()
 }
 
-/// The platform's immediate answer to a fault that stops a request before processing.
-pub(crate) type FaultResponder = fn(&Fault) -> Response;
-
 /// Runs one platform request of an account through the account's fault queue and logs it.
 ///
-/// `ServerError` and `RateLimited` answer at once (nothing is processed); `Delay` waits and
-/// proceeds; `DropConnection` processes (unless `before_processing`) and closes the connection
-/// with no response; `TruncatedBody` processes and sends half of the body.
+/// `ServerError`, `RateLimited` and `PollFailed` answer at once with `respond`, the platform's
+/// answer to a fault that stops a request before processing (nothing is processed); `Delay`
+/// waits and proceeds; `DropConnection` processes (unless `before_processing`) and closes the
+/// connection with no response; `TruncatedBody` processes and sends half of the body.
 pub(crate) async fn with_faults(
     shared: &Arc<Shared>,
     account: &str,
     operation: &str,
     conn: Option<ConnHandle>,
-    respond: FaultResponder,
+    respond: impl FnOnce(&Fault) -> Response,
     work: impl Future<Output = Response>,
 ) -> Response {
     let fault = shared.lock().take_fault(account, operation);
@@ -189,7 +163,9 @@ pub(crate) async fn with_faults(
         );
     }
     let response = match fault {
-        Some(f @ (Fault::ServerError { .. } | Fault::RateLimited { .. })) => respond(&f),
+        Some(
+            f @ (Fault::ServerError { .. } | Fault::RateLimited { .. } | Fault::PollFailed { .. }),
+        ) => respond(&f),
         Some(Fault::Delay { millis }) => {
             tokio::time::sleep(Duration::from_millis(millis)).await;
             work.await
@@ -198,18 +174,23 @@ pub(crate) async fn with_faults(
             if !before_processing {
                 let _ = work.await;
             }
-            log_request(shared, account, operation, 0, fault.as_ref());
+            log_request(shared, account, operation, 0, fault.as_ref(), None);
             return drop_connection(conn).await;
         }
         Some(Fault::TruncatedBody) => truncate(work.await).await,
         None => work.await,
     };
+    let error = response
+        .extensions()
+        .get::<ErrorCode>()
+        .map(|code| code.0.clone());
     log_request(
         shared,
         account,
         operation,
         response.status().as_u16(),
         fault.as_ref(),
+        error,
     );
     response
 }
@@ -220,6 +201,7 @@ fn log_request(
     operation: &str,
     status: u16,
     fault: Option<&Fault>,
+    error: Option<String>,
 ) {
     let at = to_datetime(shared.now_ms());
     if let Ok(account) = shared.lock().account_mut(account) {
@@ -227,6 +209,7 @@ fn log_request(
             operation: operation.to_string(),
             status,
             fault: fault.map(|f| f.name().to_string()),
+            error,
             at,
         });
     }

@@ -1,8 +1,12 @@
-//! The shared model every platform module works on: accounts and their tokens, customers,
-//! stored messages, uploaded media, injected faults and the logs the control API reads back.
+//! The shared model every emulator works on: accounts and their tokens, customers, stored
+//! messages, uploaded media, injected faults and the logs the control API reads back. It names
+//! no platform: what only one platform has (a bot's update queue, a number's webhook events,
+//! Telegram's files, WhatsApp's media ids) lives in [`Ext`] slots that the platform's emulator
+//! owns.
 //!
 //! All of it sits behind one `std::sync::Mutex` that is never held across an `.await`.
 
+use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -17,8 +21,8 @@ use crate::api::{
 };
 use crate::clock::{Clock, TokenBucket, to_datetime};
 use crate::config::SandboxConfig;
-use crate::media::Blob;
-use crate::platforms::{telegram, whatsapp};
+use crate::media::{Blob, MediaDir};
+use crate::platforms::Emulator;
 
 /// How many request and delivery records an account keeps.
 const LOG_CAP: usize = 1000;
@@ -29,6 +33,8 @@ pub(crate) struct Shared {
     pub clock: Clock,
     pub urls: SandboxUrls,
     pub http: reqwest::Client,
+    /// Where uploaded media is kept (also reachable from the state, for handlers under the lock).
+    pub media: Arc<MediaDir>,
     state: Mutex<State>,
     tasks: Mutex<JoinSet<()>>,
     /// The runtime the sandbox was started on (control calls may come from elsewhere).
@@ -44,12 +50,16 @@ impl Shared {
             .user_agent("messenger-sandbox")
             .build()
             .map_err(|e| Error::transport("cannot build the webhook HTTP client").with_source(e))?;
+        let media = MediaDir::create().map_err(|e| {
+            Error::transport("the sandbox cannot create its media folder").with_source(e)
+        })?;
         Ok(Arc::new(Self {
             config,
             clock: Clock::new(),
             urls,
             http,
-            state: Mutex::new(State::default()),
+            media: media.clone(),
+            state: Mutex::new(State::new(media)),
             tasks: Mutex::new(JoinSet::new()),
             runtime: tokio::runtime::Handle::current(),
         }))
@@ -81,19 +91,66 @@ impl Shared {
 }
 
 /// The whole sandbox state.
-#[derive(Default)]
 pub(crate) struct State {
     pub accounts: BTreeMap<String, Account>,
     /// Every token (Telegram bot token, WhatsApp access token) -> account id.
     pub tokens: HashMap<String, String>,
+    /// Uploaded media by id: each on disk in [`media`](Self::media), never in memory.
     pub blobs: HashMap<u64, Blob>,
+    /// The media folder blobs are written to.
+    pub media: Arc<MediaDir>,
     next_blob: u64,
     next_seq: u64,
-    pub telegram: telegram::Store,
-    pub whatsapp: whatsapp::Store,
+    /// Each emulator's sandbox-wide store (Telegram files, WhatsApp media ids), by type.
+    pub stores: Ext,
+}
+
+/// Values keyed by their type: the slot where an emulator keeps its own state inside the shared
+/// model (an account's platform part, a platform-wide store), so that the model names no
+/// platform and a new emulator adds no field here.
+#[derive(Default)]
+pub(crate) struct Ext(HashMap<TypeId, Box<dyn Any + Send>>);
+
+impl Ext {
+    /// Puts `value` in (replacing a value of the same type).
+    pub(crate) fn insert<T: Any + Send>(&mut self, value: T) {
+        self.0.insert(TypeId::of::<T>(), Box::new(value));
+    }
+
+    /// The value of type `T`, if one was put in.
+    pub(crate) fn get<T: Any>(&self) -> Option<&T> {
+        self.0.get(&TypeId::of::<T>())?.downcast_ref()
+    }
+
+    /// The value of type `T`, if one was put in.
+    pub(crate) fn get_mut<T: Any>(&mut self) -> Option<&mut T> {
+        self.0.get_mut(&TypeId::of::<T>())?.downcast_mut()
+    }
+
+    /// The value of type `T`, put in as `T::default()` on first use.
+    pub(crate) fn get_or_default<T: Any + Send + Default>(&mut self) -> &mut T {
+        self.0
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()))
+            .downcast_mut()
+            .expect("the slot of a type holds a value of that type")
+    }
 }
 
 impl State {
+    /// An empty state whose blobs go to `media`.
+    fn new(media: Arc<MediaDir>) -> Self {
+        Self {
+            accounts: BTreeMap::new(),
+            tokens: HashMap::new(),
+            blobs: HashMap::new(),
+            media,
+            next_blob: 0,
+            next_seq: 0,
+            stores: Ext::default(),
+        }
+    }
+
     /// A sequence number unique in this sandbox.
     pub(crate) fn next_seq(&mut self) -> u64 {
         self.next_seq += 1;
@@ -122,7 +179,7 @@ impl State {
     pub(crate) fn account_by_token(&self, token: &str, platform: Platform) -> Option<&str> {
         let id = self.tokens.get(token)?;
         let account = self.accounts.get(id)?;
-        (account.platform == platform).then_some(account.id.as_str())
+        (account.platform() == platform).then_some(account.id.as_str())
     }
 
     /// Takes the first queued fault matching the operation, if any.
@@ -175,10 +232,11 @@ impl State {
     }
 }
 
-/// One account: a Telegram bot or a WhatsApp business number.
+/// One account: a Telegram bot, a WhatsApp business number, ... of the emulator that made it.
 pub(crate) struct Account {
     pub id: String,
-    pub platform: Platform,
+    /// The emulator of the account's platform (every per-platform call goes through it).
+    pub emulator: &'static dyn Emulator,
     pub token: String,
     pub name: String,
     /// Creation order of customers is kept by `seq`.
@@ -191,27 +249,26 @@ pub(crate) struct Account {
     pub wake: watch::Sender<u64>,
     /// The per-account (per bot / per number) rate limit.
     pub bucket: Option<TokenBucket>,
-    pub kind: PlatformState,
-}
-
-/// The platform-specific part of an account.
-pub(crate) enum PlatformState {
-    Telegram(telegram::BotState),
-    WhatsApp(whatsapp::NumberState),
+    /// The platform part of the account (Telegram's `BotState`, WhatsApp's `NumberState`),
+    /// owned by the emulator.
+    pub ext: Ext,
 }
 
 impl Account {
+    /// A new account of `emulator`'s platform, whose platform part is `platform_state`.
     pub(crate) fn new(
         id: String,
-        platform: Platform,
+        emulator: &'static dyn Emulator,
         token: String,
         name: String,
         bucket: Option<TokenBucket>,
-        kind: PlatformState,
+        platform_state: impl Any + Send,
     ) -> Self {
+        let mut ext = Ext::default();
+        ext.insert(platform_state);
         Self {
             id,
-            platform,
+            emulator,
             token,
             name,
             customers: BTreeMap::new(),
@@ -221,8 +278,13 @@ impl Account {
             last_webhook_error: None,
             wake: watch::Sender::new(0),
             bucket,
-            kind,
+            ext,
         }
+    }
+
+    /// The account's platform.
+    pub(crate) fn platform(&self) -> Platform {
+        self.emulator.platform()
     }
 
     pub(crate) fn wake(&self) {
@@ -253,34 +315,6 @@ impl Account {
             self.deliveries.pop_front();
         }
         self.deliveries.push_back(record);
-    }
-
-    pub(crate) fn telegram(&self) -> Option<&telegram::BotState> {
-        match &self.kind {
-            PlatformState::Telegram(bot) => Some(bot),
-            PlatformState::WhatsApp(_) => None,
-        }
-    }
-
-    pub(crate) fn telegram_mut(&mut self) -> Option<&mut telegram::BotState> {
-        match &mut self.kind {
-            PlatformState::Telegram(bot) => Some(bot),
-            PlatformState::WhatsApp(_) => None,
-        }
-    }
-
-    pub(crate) fn whatsapp(&self) -> Option<&whatsapp::NumberState> {
-        match &self.kind {
-            PlatformState::WhatsApp(number) => Some(number),
-            PlatformState::Telegram(_) => None,
-        }
-    }
-
-    pub(crate) fn whatsapp_mut(&mut self) -> Option<&mut whatsapp::NumberState> {
-        match &mut self.kind {
-            PlatformState::WhatsApp(number) => Some(number),
-            PlatformState::Telegram(_) => None,
-        }
     }
 }
 

@@ -1,19 +1,18 @@
-//! Webhook deliveries: one worker per account POSTs what the platform module queued, in
-//! order, retrying failures with backoff. Telegram updates carry
-//! `X-Telegram-Bot-Api-Secret-Token`; WhatsApp events carry `X-Hub-Signature-256` over the raw
-//! body with the app secret. The sandbox has no network: it delivers to loopback URLs only and
-//! records any other URL as a failed delivery.
+//! Webhook deliveries: one worker per account POSTs what the account's emulator queued, in
+//! order, retrying failures with backoff. The emulator shapes each delivery (URL, headers,
+//! signature, body: see [`Emulator::next_delivery`](crate::platforms::Emulator::next_delivery));
+//! the worker only carries it. The sandbox has no network: it delivers to loopback URLs only
+//! and records any other URL as a failed delivery.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use messenger_core::{Error, Platform};
+use messenger_core::Error;
 use tokio::sync::watch;
 
 use crate::api::DeliveryRecord;
 use crate::clock::to_datetime;
-use crate::platforms::{telegram, whatsapp};
+use crate::platforms::{Delivery, Outcome};
 use crate::state::Shared;
 
 /// A URL that parses as http(s).
@@ -39,64 +38,36 @@ pub(crate) fn deliverable(url: &str) -> bool {
     url::Url::parse(url).is_ok_and(|u| is_loopback(&u) && matches!(u.scheme(), "http" | "https"))
 }
 
-/// One delivery to make.
-struct Job {
-    url: String,
-    headers: Vec<(&'static str, String)>,
-    body: Bytes,
-    kind: &'static str,
-    reference: String,
-    key: JobKey,
-}
-
-enum JobKey {
-    Telegram(i64),
-    WhatsApp(u64),
-}
-
-fn next_job(shared: &Shared, account_id: &str) -> Option<Job> {
+fn next_job(shared: &Shared, account_id: &str) -> Option<Delivery> {
     let state = shared.lock();
     let account = state.accounts.get(account_id)?;
-    match account.platform {
-        Platform::Telegram => {
-            let (update_id, url, secret, body) = telegram::next_delivery(account)?;
-            let mut headers = vec![("content-type", "application/json".to_string())];
-            if let Some(secret) = secret {
-                headers.push(("x-telegram-bot-api-secret-token", secret));
-            }
-            Some(Job {
-                url,
-                headers,
-                body,
-                kind: "update",
-                reference: update_id.to_string(),
-                key: JobKey::Telegram(update_id),
-            })
-        }
-        Platform::WhatsApp => {
-            let (seq, url, secret, body, kind, reference) = whatsapp::next_delivery(account)?;
-            let signature = format!(
-                "sha256={}",
-                messenger_core::webhook::hmac_sha256_hex(secret.as_bytes(), &body)
-            );
-            Some(Job {
-                url,
-                headers: vec![
-                    ("content-type", "application/json".to_string()),
-                    ("x-hub-signature-256", signature),
-                    ("user-agent", "facebookexternalua".to_string()),
-                ],
-                body,
-                kind,
-                reference,
-                key: JobKey::WhatsApp(seq),
-            })
-        }
-        _ => None,
-    }
+    account.emulator.next_delivery(account)
 }
 
-async fn post(shared: &Shared, job: &Job) -> (Option<u16>, Option<String>) {
+/// The most of a receiver's answer the worker reads (to check what the platform expects).
+const ANSWER_CAP: usize = 64 * 1024;
+
+/// Reads at most [`ANSWER_CAP`] bytes of an answer (the rest is dropped).
+async fn read_answer(mut response: reqwest::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = ANSWER_CAP.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if room <= chunk.len() {
+            break;
+        }
+    }
+    body
+}
+
+/// Whether the account's emulator takes a 2xx answer (VK wants the body `ok`).
+fn answer_refusal(shared: &Shared, account_id: &str, key: u64, body: &[u8]) -> Option<String> {
+    let state = shared.lock();
+    let account = state.accounts.get(account_id)?;
+    account.emulator.delivery_answer(account, key, body).err()
+}
+
+async fn post(shared: &Shared, account_id: &str, job: &Delivery) -> (Option<u16>, Option<String>) {
     if !deliverable(&job.url) {
         return (
             None,
@@ -110,10 +81,11 @@ async fn post(shared: &Shared, job: &Job) -> (Option<u16>, Option<String>) {
     match request.send().await {
         Ok(response) => {
             let status = response.status();
-            // Drain the body so the connection can be reused.
-            let _ = response.bytes().await;
+            // Read the body (the connection can be reused, and some platforms check it).
+            let body = read_answer(response).await;
             if status.is_success() {
-                (Some(status.as_u16()), None)
+                let refusal = answer_refusal(shared, account_id, job.key, &body);
+                (Some(status.as_u16()), refusal)
             } else {
                 (
                     Some(status.as_u16()),
@@ -155,7 +127,7 @@ pub(crate) async fn worker(
             continue;
         };
         attempts += 1;
-        let (status, error) = post(&shared, &job).await;
+        let (status, error) = post(&shared, &account_id, &job).await;
         let ok = error.is_none();
         let give_up = !ok && attempts >= shared.config.webhook_max_attempts.max(1);
         let now = shared.now_ms();
@@ -164,16 +136,17 @@ pub(crate) async fn worker(
             let Some(account) = state.accounts.get_mut(&account_id) else {
                 return;
             };
-            match job.key {
-                JobKey::Telegram(update_id) => {
-                    telegram::delivery_done(account, update_id, error.clone(), now, give_up);
-                }
-                JobKey::WhatsApp(seq) => whatsapp::delivery_done(account, seq, ok, give_up),
-            }
+            let outcome = Outcome {
+                error: error.as_deref(),
+                give_up,
+                now_ms: now,
+            };
+            let emulator = account.emulator;
+            emulator.delivery_done(account, job.key, &outcome);
             account.last_webhook_error.clone_from(&error);
             account.log_delivery(DeliveryRecord {
                 kind: job.kind.to_string(),
-                reference: job.reference.clone(),
+                reference: job.reference,
                 status,
                 error: error.clone(),
                 at: to_datetime(now),

@@ -8,9 +8,8 @@ use std::time::Duration;
 use common::{Receiver, client, png, sandbox};
 use messenger_core::{ErrorKind, Platform};
 use messenger_sandbox::{
-    AccountPatch, AccountSpec, CustomerMessage, DEMO_TELEGRAM_TOKEN, DEMO_WHATSAPP_APP_SECRET,
-    DEMO_WHATSAPP_PHONE_NUMBER_ID, DEMO_WHATSAPP_TOKEN, Fault, FaultSpec, MediaUpload,
-    MessageDirection, MessageKind, MessageStatus, NewCustomer, Sandbox,
+    AccountPatch, AccountSpec, CustomerMessage, Fault, FaultSpec, MediaUpload, MessageDirection,
+    MessageKind, MessageStatus, NewCustomer, Sandbox,
 };
 use serde_json::{Value, json};
 
@@ -69,7 +68,7 @@ async fn typed_client_drives_a_whole_conversation() {
     // The business answers through the platform API.
     let http = client();
     let resp = http
-        .post(format!("{}/v25.0/{}/messages", sandbox.urls().whatsapp, number.id))
+        .post(format!("{}/v25.0/{}/messages", sandbox.urls().whatsapp(), number.id))
         .bearer_auth(&number.token)
         .json(&json!({ "messaging_product": "whatsapp", "to": maria.id, "type": "text", "text": { "body": "thanks" } }))
         .send()
@@ -223,6 +222,7 @@ async fn control_errors_have_kinds() {
     assert_eq!(body["error"]["kind"], "not_found");
     let resp = http
         .post(format!("{}/accounts", sandbox.urls().control))
+        .header("content-type", "application/json")
         .body("{ nope")
         .send()
         .await
@@ -302,20 +302,43 @@ async fn raw_json_routes() {
 #[tokio::test]
 async fn run_seeds_the_demo_accounts() {
     let (sandbox, demo) = messenger_sandbox::run("127.0.0.1:0").await.unwrap();
-    assert_eq!(demo.telegram.token, DEMO_TELEGRAM_TOKEN);
-    assert_eq!(demo.whatsapp.id, DEMO_WHATSAPP_PHONE_NUMBER_ID);
-    assert_eq!(demo.whatsapp.token, DEMO_WHATSAPP_TOKEN);
+    // One account on every emulated platform, credentials fixed across runs.
+    let platforms: Vec<Platform> = demo.accounts.iter().map(|a| a.platform).collect();
     assert_eq!(
-        demo.whatsapp.app_secret.as_deref(),
-        Some(DEMO_WHATSAPP_APP_SECRET)
+        platforms,
+        [
+            Platform::Telegram,
+            Platform::WhatsApp,
+            Platform::Max,
+            Platform::Vk,
+            Platform::Avito
+        ]
+    );
+    let shop = demo.account(Platform::Avito).unwrap();
+    assert_eq!(shop.account.id, "94235311");
+    assert_eq!(shop.customer.id, "u2i-Sandbox0Demo0Chat00001");
+    let bot = demo.account(Platform::Telegram).unwrap();
+    let number = demo.account(Platform::WhatsApp).unwrap();
+    assert_eq!(
+        bot.account.token,
+        "7000000001:AAsandboxDemoTelegramToken000000001"
+    );
+    assert_eq!(number.account.id, "100000000000001");
+    assert_eq!(
+        number.account.token,
+        "EAAsandboxDemoWhatsAppAccessToken0001"
+    );
+    assert_eq!(
+        number.account.app_secret.as_deref(),
+        Some("sandbox-demo-app-secret")
     );
     assert_eq!(demo.urls, *sandbox.urls());
+    let tg = sandbox.credentials(&bot.account.id).unwrap();
+    let token = tg.get("token").unwrap().to_owned();
+    assert_eq!(tg.get("base_url"), Some(demo.urls.telegram()));
     let http = client();
     let me: Value = http
-        .get(format!(
-            "{}/bot{DEMO_TELEGRAM_TOKEN}/getMe",
-            demo.urls.telegram
-        ))
+        .get(format!("{}/bot{token}/getMe", demo.urls.telegram()))
         .send()
         .await
         .unwrap()
@@ -324,30 +347,32 @@ async fn run_seeds_the_demo_accounts() {
         .unwrap();
     assert_eq!(me["result"]["username"], "sandbox_demo_bot");
     let resp = http
-        .post(format!("{}/bot{DEMO_TELEGRAM_TOKEN}/sendMessage", demo.urls.telegram))
-        .json(&json!({ "chat_id": demo.telegram_customer.id.parse::<i64>().unwrap(), "text": "hi Ivan" }))
+        .post(format!("{}/bot{token}/sendMessage", demo.urls.telegram()))
+        .json(&json!({ "chat_id": bot.customer.id.parse::<i64>().unwrap(), "text": "hi Ivan" }))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let number: Value = http
+    let wa = sandbox.credentials(&number.account.id).unwrap();
+    let graph: Value = http
         .get(format!(
-            "{}/v25.0/{DEMO_WHATSAPP_PHONE_NUMBER_ID}",
-            demo.urls.whatsapp
+            "{}/v25.0/{}",
+            demo.urls.whatsapp(),
+            wa.get("phone_number_id").unwrap()
         ))
-        .bearer_auth(DEMO_WHATSAPP_TOKEN)
+        .bearer_auth(wa.get("token").unwrap())
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(number["verified_name"], "Sandbox Demo Business");
-    assert_eq!(demo.whatsapp_customer.id, "15550001111");
+    assert_eq!(graph["verified_name"], "Sandbox Demo Business");
+    assert_eq!(number.customer.id, "15550001111");
     // Debug never shows tokens.
     let debug = format!("{demo:?}");
-    assert!(!debug.contains(DEMO_TELEGRAM_TOKEN));
-    assert!(!debug.contains(DEMO_WHATSAPP_TOKEN));
+    assert!(!debug.contains(&token));
+    assert!(!debug.contains(wa.get("token").unwrap()));
     sandbox.shutdown().await;
 }
 
@@ -446,4 +471,276 @@ async fn the_handle_is_usable_from_other_threads() {
         .customer_sends(&created.id, &ivan.id, &CustomerMessage::text("x"))
         .unwrap();
     assert_eq!(receiver.next().await.json()["message"]["text"], "x");
+}
+
+/// A web page can POST a form or a `text/plain` body cross-site without a preflight: the control
+/// API refuses every state-changing request that is not `application/json`, and nothing changes.
+#[tokio::test]
+async fn state_changing_requests_must_be_json() {
+    let sandbox = sandbox().await;
+    let control = &sandbox.urls().control;
+    let http = client();
+    let bot = sandbox.create_account(&AccountSpec::telegram()).unwrap();
+    let ivan = sandbox
+        .create_customer(&bot.id, &NewCustomer::named("Ivan"))
+        .unwrap();
+    sandbox
+        .inject_fault(&bot.id, &FaultSpec::new(Fault::Delay { millis: 1 }))
+        .unwrap();
+    let refused = |resp: reqwest::Response| async move {
+        assert_eq!(resp.status(), 415);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["kind"], "invalid_input");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("application/json")
+        );
+    };
+
+    // A `text/plain` POST whose body is valid JSON.
+    let spec = json!({ "platform": "telegram", "token": "4242:abc_DEF-1" }).to_string();
+    refused(
+        http.post(format!("{control}/accounts"))
+            .header("content-type", "text/plain")
+            .body(spec.clone())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    // A form POST.
+    refused(
+        http.post(format!(
+            "{control}/accounts/{}/customers/{}/messages",
+            bot.id, ivan.id
+        ))
+        .form(&[("text", "from a web page")])
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    // Multipart, and requests without a body or a content type.
+    refused(
+        http.post(format!(
+            "{control}/accounts/{}/customers/{}/block",
+            bot.id, ivan.id
+        ))
+        .multipart(reqwest::multipart::Form::new().text("x", "y"))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    refused(
+        http.post(format!(
+            "{control}/accounts/{}/customers/{}/block",
+            bot.id, ivan.id
+        ))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    refused(
+        http.delete(format!("{control}/accounts/{}/faults", bot.id))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    refused(
+        http.patch(format!("{control}/accounts/{}", bot.id))
+            .header("content-type", "text/plain")
+            .body(r#"{"webhook_url":"http://127.0.0.1:1/hook"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    refused(
+        http.post(format!("{control}/clock/advance"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("seconds=86400")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    // Nothing changed.
+    assert_eq!(sandbox.accounts().len(), 1);
+    assert!(sandbox.messages(&bot.id, &ivan.id).unwrap().is_empty());
+    assert!(!sandbox.customer(&bot.id, &ivan.id).unwrap().blocked);
+    assert_eq!(sandbox.faults(&bot.id).unwrap().len(), 1);
+    assert!(sandbox.account(&bot.id).unwrap().webhook_url.is_none());
+    assert_eq!(sandbox.clock().offset_seconds, 0);
+
+    // JSON (with a charset, and without a body) is accepted; reads need no content type.
+    let resp = http
+        .post(format!("{control}/accounts"))
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body(spec)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let resp = http
+        .post(format!(
+            "{control}/accounts/{}/customers/{}/block",
+            bot.id, ivan.id
+        ))
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(sandbox.customer(&bot.id, &ivan.id).unwrap().blocked);
+    assert_eq!(
+        http.get(format!("{control}/accounts"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // The typed client sends the header on every state-changing call, bodiless ones included.
+    let typed = sandbox.control().unwrap();
+    typed.unblock(&bot.id, &ivan.id).await.unwrap();
+    typed.clear_faults(&bot.id).await.unwrap();
+    assert!(sandbox.faults(&bot.id).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn credentials_carry_the_registry_keys_and_the_prefixed_roots() {
+    use messenger_core::registry::BASE_URL;
+
+    let sandbox = sandbox().await;
+    let control = sandbox.control().unwrap();
+
+    let bot = sandbox.create_account(&AccountSpec::telegram()).unwrap();
+    let credentials = sandbox.credentials(&bot.id).unwrap();
+    assert_eq!(
+        credentials.keys().collect::<Vec<_>>(),
+        vec![BASE_URL, "token"]
+    );
+    assert_eq!(credentials.get("token"), Some(bot.token.as_str()));
+    assert_eq!(credentials.get(BASE_URL), Some(sandbox.urls().telegram()));
+    assert!(sandbox.urls().telegram().ends_with("/telegram"));
+    assert!(!format!("{credentials:?}").contains(&bot.token));
+    let receiver = Receiver::start().await;
+    let hooked = sandbox
+        .create_account(
+            &AccountSpec::telegram()
+                .webhook_url(receiver.url.clone())
+                .webhook_secret("sec_1"),
+        )
+        .unwrap();
+    let credentials = control.credentials(&hooked.id).await.unwrap();
+    assert_eq!(credentials.get("webhook_secret"), Some("sec_1"));
+    assert_eq!(credentials, sandbox.credentials(&hooked.id).unwrap());
+
+    let number = sandbox
+        .create_account(&AccountSpec::whatsapp().app_secret("app-s"))
+        .unwrap();
+    let credentials = control.credentials(&number.id).await.unwrap();
+    assert_eq!(
+        credentials.keys().collect::<Vec<_>>(),
+        vec!["app_secret", BASE_URL, "phone_number_id", "token"]
+    );
+    assert_eq!(credentials.get("token"), Some(number.token.as_str()));
+    assert_eq!(credentials.get("phone_number_id"), Some(number.id.as_str()));
+    assert_eq!(credentials.get("app_secret"), Some("app-s"));
+    assert_eq!(credentials.get(BASE_URL), Some(sandbox.urls().whatsapp()));
+    assert!(sandbox.urls().whatsapp().ends_with("/whatsapp"));
+    sandbox
+        .update_account(
+            &number.id,
+            &AccountPatch {
+                verify_token: Some("vt".into()),
+                ..AccountPatch::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        sandbox.credentials(&number.id).unwrap().get("verify_token"),
+        Some("vt")
+    );
+
+    // The connector's own calls work from these credentials alone.
+    let http = client();
+    let credentials = sandbox.credentials(&bot.id).unwrap();
+    let me: Value = http
+        .get(format!(
+            "{}/bot{}/getMe",
+            credentials.get(BASE_URL).unwrap(),
+            credentials.get("token").unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["result"]["id"].to_string(), bot.id);
+
+    assert_eq!(
+        control.credentials("404").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[tokio::test]
+async fn every_platform_has_an_emulator_and_a_platform_without_a_handshake_says_so() {
+    let sandbox = sandbox().await;
+    // Every platform is emulated now; one that was not would be refused with `Unsupported`
+    // ("no emulator for ...") and its paths not served (the unit tests of the registration
+    // list check that).
+    for platform in Platform::ALL {
+        assert!(
+            sandbox.urls().platform(platform).is_some(),
+            "{platform} has no emulator"
+        );
+    }
+    let account = sandbox
+        .control()
+        .unwrap()
+        .create_account(&AccountSpec::new(Platform::Avito))
+        .await
+        .unwrap();
+    assert_eq!(account.platform, Platform::Avito);
+    // A platform without a handshake says so instead of running another platform's.
+    let bot = sandbox.create_account(&AccountSpec::telegram()).unwrap();
+    let err = sandbox.verify_webhook(&bot.id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    let err = sandbox.verify_webhook(&account.id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+}
+
+#[tokio::test]
+async fn urls_list_every_platform_root_under_its_prefix() {
+    let sandbox = sandbox().await;
+    let urls: Value = client()
+        .get(&sandbox.urls().control)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let base = &sandbox.urls().base;
+    assert_eq!(
+        urls,
+        json!({
+            "base": base,
+            "control": format!("{base}/control"),
+            "telegram": format!("{base}/telegram"),
+            "whatsapp": format!("{base}/whatsapp"),
+            "max": format!("{base}/max"),
+            "vk": format!("{base}/vk"),
+            "avito": format!("{base}/avito"),
+        })
+    );
 }

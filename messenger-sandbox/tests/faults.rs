@@ -36,7 +36,7 @@ impl Tg {
         self.http
             .post(format!(
                 "{}/bot{}/sendMessage",
-                self.sandbox.urls().telegram,
+                self.sandbox.urls().telegram(),
                 self.bot.token
             ))
             .json(&json!({ "chat_id": self.chat.parse::<i64>().unwrap(), "text": text }))
@@ -48,7 +48,7 @@ impl Tg {
         self.http
             .get(format!(
                 "{}/bot{}/getMe",
-                self.sandbox.urls().telegram,
+                self.sandbox.urls().telegram(),
                 self.bot.token
             ))
             .send()
@@ -94,6 +94,19 @@ async fn rate_limited_fault_carries_retry_after() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["parameters"]["retry_after"], 7);
     assert_eq!(body["description"], "Too Many Requests: retry after 7");
+    assert_eq!(t.stored(), 0);
+}
+
+#[tokio::test]
+async fn rate_limited_fault_of_zero_seconds_carries_no_retry_after() {
+    let t = Tg::new().await;
+    t.fault(FaultSpec::new(Fault::RateLimited { retry_after: 0 }));
+    let resp = t.send("x").await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().get("retry-after").is_none());
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error_code"], 429);
+    assert!(body.get("parameters").is_none(), "{body}");
     assert_eq!(t.stored(), 0);
 }
 
@@ -204,7 +217,7 @@ async fn faults_on_file_downloads() {
         .http
         .post(format!(
             "{}/bot{}/getFile",
-            t.sandbox.urls().telegram,
+            t.sandbox.urls().telegram(),
             t.bot.token
         ))
         .json(&json!({ "file_id": receipt.media_id }))
@@ -216,7 +229,7 @@ async fn faults_on_file_downloads() {
         .unwrap();
     let url = format!(
         "{}/file/bot{}/{}",
-        t.sandbox.urls().telegram,
+        t.sandbox.urls().telegram(),
         t.bot.token,
         file["result"]["file_path"].as_str().unwrap()
     );
@@ -295,7 +308,7 @@ impl Wa {
         self.http
             .post(format!(
                 "{}/v25.0/{}/messages",
-                self.sandbox.urls().whatsapp,
+                self.sandbox.urls().whatsapp(),
                 self.number.id
             ))
             .bearer_auth(&self.number.token)
@@ -344,6 +357,22 @@ async fn whatsapp_faults_use_graph_errors() {
 }
 
 #[tokio::test]
+async fn whatsapp_rate_limit_of_zero_seconds_has_no_retry_after_header() {
+    let t = Wa::new().await;
+    t.sandbox
+        .inject_fault(
+            &t.number.id,
+            &FaultSpec::new(Fault::RateLimited { retry_after: 0 }),
+        )
+        .unwrap();
+    let resp = t.send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().get("retry-after").is_none());
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], 130429);
+}
+
+#[tokio::test]
 async fn whatsapp_dropped_connection_still_sends_and_reports_statuses() {
     let t = Wa::new().await;
     t.sandbox
@@ -384,7 +413,7 @@ async fn whatsapp_truncated_media_download() {
         .http
         .get(format!(
             "{}/v25.0/{}",
-            t.sandbox.urls().whatsapp,
+            t.sandbox.urls().whatsapp(),
             receipt.media_id.unwrap()
         ))
         .bearer_auth(&t.number.token)

@@ -81,7 +81,7 @@ async fn a_full_cycle_logs_no_content_or_secrets() {
     let chat = ivan.id.parse::<i64>().unwrap();
     http.post(format!(
         "{}/bot{TG_TOKEN}/sendMessage",
-        sandbox.urls().telegram
+        sandbox.urls().telegram()
     ))
     .json(&json!({ "chat_id": chat, "text": TEXT }))
     .send()
@@ -93,7 +93,7 @@ async fn a_full_cycle_logs_no_content_or_secrets() {
         .part("document", Part::bytes(pdf(100)).file_name(FILE_NAME));
     http.post(format!(
         "{}/bot{TG_TOKEN}/sendDocument",
-        sandbox.urls().telegram
+        sandbox.urls().telegram()
     ))
     .multipart(form)
     .send()
@@ -116,7 +116,7 @@ async fn a_full_cycle_logs_no_content_or_secrets() {
         .unwrap();
     receiver.next().await;
     let resp = http
-        .post(format!("{}/v25.0/{}/messages", sandbox.urls().whatsapp, number.id))
+        .post(format!("{}/v25.0/{}/messages", sandbox.urls().whatsapp(), number.id))
         .bearer_auth(WA_TOKEN)
         .json(&json!({ "messaging_product": "whatsapp", "to": PHONE, "type": "text", "text": { "body": TEXT } }))
         .send()

@@ -43,7 +43,7 @@ impl Bot {
     fn url(&self, method: &str) -> String {
         format!(
             "{}/bot{}/{method}",
-            self.sandbox.urls().telegram,
+            self.sandbox.urls().telegram(),
             self.bot.token
         )
     }
@@ -98,7 +98,7 @@ async fn get_me_wrong_token_and_unknown_method() {
     let resp = t.http.get(t.url("GETME")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
 
-    let wrong = format!("{}/bot123:wrong/getMe", t.sandbox.urls().telegram);
+    let wrong = format!("{}/bot123:wrong/getMe", t.sandbox.urls().telegram());
     let resp = t.http.get(wrong).send().await.unwrap();
     let got = (resp.status().as_u16(), resp.json::<Value>().await.unwrap());
     assert_error(&got, 401, "Unauthorized");
@@ -330,13 +330,13 @@ async fn photo_upload_get_file_download_and_file_id_reuse() {
     let path = file["result"]["file_path"].as_str().unwrap();
     let url = format!(
         "{}/file/bot{}/{path}",
-        t.sandbox.urls().telegram,
+        t.sandbox.urls().telegram(),
         t.bot.token
     );
     let downloaded = t.http.get(&url).send().await.unwrap();
     assert_eq!(downloaded.status(), 200);
     assert_eq!(downloaded.bytes().await.unwrap().as_ref(), bytes.as_slice());
-    let wrong = format!("{}/file/bot1:nope/{path}", t.sandbox.urls().telegram);
+    let wrong = format!("{}/file/bot1:nope/{path}", t.sandbox.urls().telegram());
     assert_eq!(t.http.get(&wrong).send().await.unwrap().status(), 401);
 
     // Reuse by file_id (JSON body): same file, no upload.
@@ -366,7 +366,7 @@ async fn photo_upload_get_file_download_and_file_id_reuse() {
         .http
         .post(format!(
             "{}/bot{}/sendPhoto",
-            t.sandbox.urls().telegram,
+            t.sandbox.urls().telegram(),
             other.token
         ))
         .json(&json!({ "chat_id": other_customer.id.parse::<i64>().unwrap(), "photo": file_id }))
@@ -584,7 +584,7 @@ async fn customer_media_arrives_as_an_update_and_downloads() {
         .await;
     let url = format!(
         "{}/file/bot{}/{}",
-        t.sandbox.urls().telegram,
+        t.sandbox.urls().telegram(),
         t.bot.token,
         file["result"]["file_path"].as_str().unwrap()
     );

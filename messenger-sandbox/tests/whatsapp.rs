@@ -61,7 +61,7 @@ impl Wa {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}/v25.0/{path}", self.sandbox.urls().whatsapp)
+        format!("{}/v25.0/{path}", self.sandbox.urls().whatsapp())
     }
 
     async fn send(&self, body: Value) -> (u16, Value) {

@@ -11,7 +11,7 @@ use integration_tests::{
     Events, WAIT, active_consent, download, eventually, functional_config, media,
     requests_except_polling, sha256_hex, start_sandbox, telegram_bot, telegram_config,
 };
-use messenger_core::layers::MessengerExt;
+use messenger_core::layers::Gated;
 use messenger_core::{
     AccountId, ChatId, ContactChange, Content, ContentKind, Delivery, ErrorKind, InboundEvent,
     MediaSource, Messenger, OutgoingContent, OutgoingMessage, Platform,
@@ -392,7 +392,7 @@ async fn a_block_is_reported_and_sends_fail_with_recipient_blocked_or_are_gated(
     let bot = telegram_bot(&sandbox, &account);
     let owner = AccountId::new("shop-telegram-block");
     let consent = active_consent(&[&owner]).await;
-    let gated = bot.clone().gated(owner, consent);
+    let gated = Gated::new(bot.clone(), owner, consent);
     let mut events = Events::poll(&gated);
 
     sandbox
@@ -435,7 +435,7 @@ async fn a_stop_word_opts_the_customer_out_and_the_gate_sends_nothing() {
     let (sandbox, account, customer) = setup().await;
     let owner = AccountId::new("shop-telegram");
     let consent = active_consent(&[&owner]).await;
-    let gated = telegram_bot(&sandbox, &account).gated(owner, consent.clone());
+    let gated = Gated::new(telegram_bot(&sandbox, &account), owner, consent.clone());
     let mut events = Events::poll(&gated);
     let chat = ChatId::new(customer.id.clone());
 

@@ -2,7 +2,8 @@
 //! the CLI's receiver: every content kind a customer sends arrives with its bytes; every kind
 //! the business sends lands in order (an MP3 voice note downgraded to audio and reported);
 //! statuses end at `read` in a [`StatusTracker`], also out of order; the 24-hour window is
-//! enforced before any request, templates pass, and a late 131047 comes back as
+//! enforced before any request where the store knows it closed, left to WhatsApp where it
+//! cannot know (a new process), templates pass, and a late 131047 comes back as
 //! `outside_reply_window`; a delivery signed with another secret is refused; an opt-out is
 //! enforced by the gate.
 
@@ -15,7 +16,7 @@ use integration_tests::{
     Events, active_consent, download, eventually, functional_config, media, sha256_hex,
     start_sandbox, whatsapp,
 };
-use messenger_core::layers::MessengerExt;
+use messenger_core::layers::Gated;
 use messenger_core::plan::{DowngradeReason, ReplyWindow};
 use messenger_core::status::{Applied, Ignored, StatusTracker};
 use messenger_core::window::{MemoryReplyWindowStore, ReplyWindowStore};
@@ -40,7 +41,17 @@ struct Wa {
     events: Events,
 }
 
+/// [`setup_with`] a store that has watched the number's inbound messages for 25 hours (a CRM
+/// with a day of history): it knows which windows are closed.
 async fn setup() -> Wa {
+    setup_with(
+        MemoryReplyWindowStore::default()
+            .with_watching_since(Some(Utc::now() - chrono::Duration::hours(25))),
+    )
+    .await
+}
+
+async fn setup_with(store: MemoryReplyWindowStore) -> Wa {
     let sandbox = start_sandbox(functional_config()).await;
     let account = sandbox
         .create_account(&AccountSpec::whatsapp().name("Shop"))
@@ -48,7 +59,7 @@ async fn setup() -> Wa {
     let customer = sandbox
         .create_customer(&account.id, &NewCustomer::named("Maria"))
         .expect("a customer");
-    let store = Arc::new(MemoryReplyWindowStore::default());
+    let store = Arc::new(store);
     let connector = whatsapp(&sandbox, &account, Some(store.clone()));
     let events = Events::webhook(Arc::new(connector.clone())).await;
     events.register_whatsapp(&sandbox, &account.id);
@@ -495,7 +506,7 @@ async fn the_reply_window_refuses_free_form_before_any_request_and_templates_pas
         .connector
         .send(&OutgoingMessage::text(chat.clone(), "Здравствуйте!"))
         .await
-        .expect_err("the customer never wrote: the window is closed");
+        .expect_err("the customer never wrote in the day watched: the window is closed");
     assert_eq!(err.kind(), ErrorKind::OutsideReplyWindow);
     assert_eq!(err.delivery(), Delivery::NotSent);
     assert_eq!(
@@ -506,7 +517,7 @@ async fn the_reply_window_refuses_free_form_before_any_request_and_templates_pas
 
     let template = wa
         .connector
-        .send_template(&chat, "order_update", "ru", serde_json::Value::Null)
+        .send_template(&chat, &messenger_core::Template::new("order_update", "ru"))
         .await
         .expect("a template goes out whatever the window");
     let sent = wa
@@ -533,6 +544,39 @@ async fn the_reply_window_refuses_free_form_before_any_request_and_templates_pas
     assert_eq!(received[1].id, reply.parts[0].message_id.as_str());
     assert_eq!(received[1].text.as_deref(), Some("Ваш заказ готов"));
     assert!(received.iter().all(|m| m.status != MessageStatus::Failed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_process_knows_no_window_and_whatsapp_decides() {
+    // A store created now has watched nothing: the customer may have written an hour ago. The
+    // message goes; WhatsApp accepts it (200 and a wamid) and, the window being closed (this
+    // customer never wrote), fails it in a `failed` status with 131047.
+    let mut wa = setup_with(MemoryReplyWindowStore::default()).await;
+    let chat = wa.chat();
+    assert_eq!(
+        wa.connector.reply_window(&chat).await.expect("window"),
+        ReplyWindow::Unknown
+    );
+    let sent = wa
+        .connector
+        .send(&OutgoingMessage::text(chat.clone(), "Здравствуйте!"))
+        .await
+        .expect("an unknown window is not a closed one: WhatsApp decides");
+    let id = sent.parts[0].message_id.clone();
+    let statuses = wa.statuses_until(&id, DeliveryStatus::Failed).await;
+    let error = statuses
+        .last()
+        .and_then(|s| s.error.clone())
+        .expect("the failure says why");
+    assert_eq!(error.kind, ErrorKind::OutsideReplyWindow);
+    assert_eq!(error.code.as_deref(), Some("131047"));
+
+    // Once the customer writes, the window is open and known.
+    wa.customer_writes("Да, слушаю").await;
+    assert_eq!(
+        wa.connector.reply_window(&chat).await.expect("window"),
+        ReplyWindow::Open
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -691,8 +735,11 @@ async fn a_stop_word_opts_the_customer_out_and_the_gate_sends_nothing() {
         .expect("a customer");
     let owner = AccountId::new("shop-whatsapp");
     let consent = active_consent(&[&owner]).await;
-    let gated: Arc<dyn Messenger> =
-        Arc::new(whatsapp(&sandbox, &account, None).gated(owner, consent.clone()));
+    let gated: Arc<dyn Messenger> = Arc::new(Gated::new(
+        whatsapp(&sandbox, &account, None),
+        owner,
+        consent.clone(),
+    ));
     let mut events = Events::webhook(gated.clone()).await;
     events.register_whatsapp(&sandbox, &account.id);
     let chat = ChatId::new(customer.id.clone());

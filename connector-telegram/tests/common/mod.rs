@@ -211,3 +211,26 @@ pub fn parse_multipart(content_type: &str, body: &[u8]) -> Vec<FormPart> {
     }
     parts
 }
+
+/// How long a test waits for one stream item before it fails (instead of hanging).
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The next item of `stream`, failing the test after [`WAIT`].
+pub async fn next_within<S: futures::Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+    use futures::StreamExt;
+    tokio::time::timeout(WAIT, stream.next())
+        .await
+        .expect("no stream item within 20 s")
+}
+
+/// Every item of `stream` until it ends, failing the test after [`WAIT`] per item or past
+/// `max` items (a stream that repeats itself, as after a regressing offset, fails rather than
+/// runs forever).
+pub async fn drain_within<S: futures::Stream + Unpin>(mut stream: S, max: usize) -> Vec<S::Item> {
+    let mut items = Vec::new();
+    while let Some(item) = next_within(&mut stream).await {
+        items.push(item);
+        assert!(items.len() <= max, "more than {max} stream items");
+    }
+    items
+}

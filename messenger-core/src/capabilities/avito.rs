@@ -97,11 +97,13 @@ pub fn capabilities() -> Capabilities {
             long_poll: false,
         },
         // No numeric limits documented; 429 with `X-RateLimit-Limit` (per minute) and
-        // `X-RateLimit-Remaining` headers. [O2 components.headers]
+        // `X-RateLimit-Remaining` headers, which the connector turns into a retry-after that
+        // `RateLimited` honours. No proactive limit. [O2 components.headers; avito.md §7]
         rate_limits: RateLimits::default(),
         reply_window: None,
         // Chats are opened by buyers on an item or profile; no endpoint creates one. [O]
         can_initiate: false,
+        keyed_sends: false,
     }
 }
 

@@ -52,7 +52,9 @@ pub const AUDIO_MIME: &[&str] = &["audio/*"];
 /// extension is forbidden", list not published). [SNAP UploadType]
 pub const FILE_MAX: u64 = 4_000 * MB;
 /// About 30 requests per second to the platform API "for stable operation" (per token or per IP
-/// is UNCONFIRMED; no per-chat limit is documented). [SNAP POST /uploads; GREEN FAQ]
+/// is UNCONFIRMED; no per-chat limit is documented). A pace:
+/// [`RateKind::Spacing`](super::RateKind::Spacing), one request every 1/30 s.
+/// [SNAP POST /uploads; GREEN FAQ; max.md §6]
 pub const OVERALL: Rate = Rate::per_second(30);
 
 fn media(max: u64, mime: &[&str]) -> KindCapability {
@@ -63,6 +65,7 @@ fn media(max: u64, mime: &[&str]) -> KindCapability {
         // Download limits of inbound `payload.url` are UNCONFIRMED. [max.md §5.4]
         max_download: None,
         mime_types: mime.iter().map(|m| (*m).to_owned()).collect(),
+        refused_mime_types: Vec::new(),
         // The message text goes with any attachment. [OAS NewMessageBody]
         caption: true,
         // Video, audio and file need an upload token. [OAS UploadedInfo]
@@ -151,6 +154,7 @@ pub fn capabilities() -> Capabilities {
         // (UNCONFIRMED); conservative: no. Chat ids come from `bot_started` and friends.
         // [SNAP GET /chats]
         can_initiate: false,
+        keyed_sends: false,
     }
 }
 

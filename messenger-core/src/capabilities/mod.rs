@@ -122,6 +122,10 @@ pub struct KindCapability {
     pub max_download: Option<u64>,
     /// Accepted MIME types for sending; empty means any. `audio/*` style wildcards allowed.
     pub mime_types: Vec<String>,
+    /// MIME types refused for sending even where `mime_types` would accept them (VK takes any
+    /// document "except mp3 and executables"). Same syntax as `mime_types`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_mime_types: Vec<String>,
     /// Whether a caption can go with it.
     pub caption: bool,
     /// Whether a public URL can be sent as this kind (the platform fetches it).
@@ -137,6 +141,7 @@ impl KindCapability {
             max_by_url: None,
             max_download: None,
             mime_types: Vec::new(),
+            refused_mime_types: Vec::new(),
             caption: false,
             by_url: false,
         }
@@ -151,24 +156,25 @@ impl KindCapability {
     /// assert!(wa.kind(ContentKind::Voice).accepts_mime("audio/ogg; codecs=opus"));
     /// ```
     pub fn accepts_mime(&self, mime: &str) -> bool {
-        if self.mime_types.is_empty() {
-            return true;
-        }
         let essence = mime
             .split(';')
             .next()
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
-        self.mime_types.iter().any(|accepted| {
-            let accepted = accepted.to_ascii_lowercase();
-            match accepted.strip_suffix("/*") {
+        let matches = |pattern: &String| {
+            let pattern = pattern.to_ascii_lowercase();
+            match pattern.strip_suffix("/*") {
                 Some(prefix) => essence
                     .split_once('/')
                     .is_some_and(|(top, _)| top == prefix),
-                None => accepted == essence,
+                None => pattern == essence,
             }
-        })
+        };
+        if self.refused_mime_types.iter().any(matches) {
+            return false;
+        }
+        self.mime_types.is_empty() || self.mime_types.iter().any(matches)
     }
 }
 
@@ -205,7 +211,35 @@ pub struct IntakeCapability {
     pub long_poll: bool,
 }
 
-/// A rate: `count` per `per`.
+/// How a platform counts a [`Rate`], and so how [`RateLimited`](crate::layers::RateLimited)
+/// keeps within it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateKind {
+    /// Evenly spaced: one send every `per / count` at most. What a platform means by "1
+    /// message per second" in a chat or "30 messages per second" overall: it measures the pace
+    /// at a finer grain than the second and punishes bursts, so a sender keeps the pace rather
+    /// than bursting within the second.
+    #[default]
+    Spacing,
+    /// A quota over a sliding window: at most `count` sends in any window of `per`, bursts
+    /// within it allowed. What a platform means by "no more than 20 messages per minute" in a
+    /// group.
+    Quota,
+}
+
+/// A rate: `count` per `per`, counted as its [`kind`](RateKind) says.
+///
+/// ```
+/// use std::time::Duration;
+/// use messenger_core::capabilities::{Rate, RateKind};
+/// // Telegram's "1 message per second" in a chat: a pace.
+/// assert_eq!(Rate::per_second(1).kind, RateKind::Spacing);
+/// // Telegram's "20 messages per minute" in a group: a quota, bursts within the minute allowed.
+/// assert_eq!(Rate::per_minute(20), Rate::quota(20, Duration::from_secs(60)));
+/// // WhatsApp's pair rate, one message every 6 s to one user: a pace.
+/// assert_eq!(Rate::spacing(1, Duration::from_secs(6)).interval(), Duration::from_secs(6));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rate {
     /// How many.
@@ -213,30 +247,56 @@ pub struct Rate {
     /// In what time.
     #[serde(with = "duration_secs")]
     pub per: Duration,
+    /// How the platform counts it (`spacing` when absent from JSON).
+    #[serde(default, skip_serializing_if = "RateKind::is_spacing")]
+    pub kind: RateKind,
+}
+
+impl RateKind {
+    /// Whether this is [`RateKind::Spacing`].
+    pub fn is_spacing(&self) -> bool {
+        *self == RateKind::Spacing
+    }
 }
 
 impl Rate {
-    /// `count` per second.
+    /// `count` per second, evenly spaced ([`RateKind::Spacing`]): a platform's "N per second".
     pub const fn per_second(count: u32) -> Self {
-        Self {
-            count,
-            per: Duration::from_secs(1),
-        }
+        Self::spacing(count, Duration::from_secs(1))
     }
-    /// `count` per minute.
+    /// A quota of `count` in any minute ([`RateKind::Quota`]): a platform's "N per minute".
     pub const fn per_minute(count: u32) -> Self {
+        Self::quota(count, Duration::from_secs(60))
+    }
+    /// `count` per `per`, evenly spaced: one every `per / count` at most.
+    pub const fn spacing(count: u32, per: Duration) -> Self {
         Self {
             count,
-            per: Duration::from_secs(60),
+            per,
+            kind: RateKind::Spacing,
         }
     }
-    /// The shortest gap between two sends that keeps within the rate.
+    /// At most `count` in any window of `per`, bursts within it allowed.
+    pub const fn quota(count: u32, per: Duration) -> Self {
+        Self {
+            count,
+            per,
+            kind: RateKind::Quota,
+        }
+    }
+    /// Whether the rate is a quota over a window ([`RateKind::Quota`]).
+    pub fn is_quota(&self) -> bool {
+        self.kind == RateKind::Quota
+    }
+    /// The average gap between two sends at the full rate (`per / count`): the spacing of a
+    /// [`RateKind::Spacing`] rate.
     pub fn interval(&self) -> Duration {
         self.per / self.count.max(1)
     }
 }
 
 impl std::fmt::Display for Rate {
+    /// `1/s`, `20/min`, `1/6s`: the kind is not shown (see [`RateKind`]).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.per.as_secs() {
             1 => write!(f, "{}/s", self.count),
@@ -248,14 +308,16 @@ impl std::fmt::Display for Rate {
     }
 }
 
-/// The platform's documented send rate limits.
+/// The platform's documented send rate limits, each a [`Rate`] of the [`RateKind`] the
+/// platform counts it in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RateLimits {
     /// Across all chats of the account.
     pub overall: Option<Rate>,
-    /// Within one private chat.
+    /// Within any one chat, groups included.
     pub per_chat: Option<Rate>,
-    /// Within one group chat, where it differs from `per_chat`.
+    /// Within one group chat, in addition to `per_chat` (Telegram: 1 msg/s in any chat, and no
+    /// more than 20 a minute in a group).
     pub per_group: Option<Rate>,
 }
 
@@ -283,6 +345,12 @@ pub struct Capabilities {
     pub reply_window: Option<Duration>,
     /// Whether the account may write first to a customer who never wrote to it.
     pub can_initiate: bool,
+    /// Whether the platform drops a repeated send that carries the same idempotency key (VK's
+    /// `random_id`), so that [`Retrying`](crate::layers::Retrying) may resend a keyed part
+    /// that may have gone out. Read by the layers; `false` wherever a resend is a second
+    /// message.
+    #[serde(default)]
+    pub keyed_sends: bool,
 }
 
 impl Capabilities {
@@ -374,6 +442,42 @@ mod tests {
         assert!(k.accepts_mime("Application/PDF"));
         assert!(!k.accepts_mime("audio/ogg"));
         assert!(!k.accepts_mime("imagex/png"));
+    }
+
+    #[test]
+    fn each_platform_counts_its_limits_as_documented() {
+        let tg = Capabilities::of(Platform::Telegram).rate_limits;
+        assert_eq!(tg.per_chat, Some(Rate::spacing(1, Duration::from_secs(1))));
+        assert_eq!(tg.per_group, Some(Rate::quota(20, Duration::from_secs(60))));
+        assert_eq!(tg.overall, Some(Rate::spacing(30, Duration::from_secs(1))));
+        let wa = Capabilities::of(Platform::WhatsApp).rate_limits;
+        assert_eq!(wa.per_chat, Some(Rate::spacing(1, Duration::from_secs(6))));
+        assert_eq!(wa.overall, Some(Rate::per_second(80)));
+        assert_eq!(wa.per_group, None);
+        for (p, overall) in [(Platform::Vk, 20), (Platform::Max, 30)] {
+            let r = Capabilities::of(p).rate_limits;
+            assert_eq!(r.overall, Some(Rate::per_second(overall)), "{p}");
+            assert_eq!((r.per_chat, r.per_group), (None, None), "{p}");
+        }
+        assert_eq!(
+            Capabilities::of(Platform::Avito).rate_limits,
+            RateLimits::default()
+        );
+    }
+
+    #[test]
+    fn a_rate_says_its_kind_in_json_and_defaults_to_spacing() {
+        let quota = serde_json::to_value(Rate::per_minute(20)).unwrap();
+        assert_eq!(
+            quota,
+            serde_json::json!({"count": 20, "per": 60, "kind": "quota"})
+        );
+        let pace = serde_json::to_value(Rate::per_second(1)).unwrap();
+        assert_eq!(pace, serde_json::json!({"count": 1, "per": 1}));
+        let old: Rate = serde_json::from_str(r#"{"count": 20, "per": 60}"#).unwrap();
+        assert_eq!(old.kind, RateKind::Spacing);
+        assert_eq!(Rate::per_minute(20).to_string(), "20/min");
+        assert_eq!(Rate::spacing(1, Duration::from_secs(6)).to_string(), "1/6s");
     }
 
     #[test]

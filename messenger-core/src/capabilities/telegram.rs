@@ -45,11 +45,18 @@ pub const AUDIO_MIME: &[&str] = &[
 ];
 /// sendVideo: MPEG4 is the documented format (others may be sent as documents). [S1 sendVideo]
 pub const VIDEO_MIME: &[&str] = &["video/mp4"];
-/// Per-chat limit: avoid more than 1 message per second. [S3 broadcasting-to-users]
+/// Per-chat limit, in any chat (groups included): "in a single chat, avoid sending more than
+/// one message per second"; short bursts are tolerated but a sustained rate gets 429. A pace:
+/// [`RateKind::Spacing`](super::RateKind::Spacing), one send a second.
+/// [S3 broadcasting-to-users; telegram.md §7]
 pub const PER_CHAT: Rate = Rate::per_second(1);
-/// Per-group limit: no more than 20 messages per minute. [S3 broadcasting-to-users]
+/// Per-group limit, in addition to the per-chat one: "no more than 20 messages per minute" to
+/// the same group. A quota: [`RateKind::Quota`](super::RateKind::Quota), at most 20 in any
+/// minute, bursts within it allowed. [S3 broadcasting-to-users; telegram.md §7]
 pub const PER_GROUP: Rate = Rate::per_minute(20);
-/// Bulk notifications: about 30 messages per second overall. [S3 broadcasting-to-users]
+/// Bulk notifications: about 30 messages per second overall. A pace:
+/// [`RateKind::Spacing`](super::RateKind::Spacing), one send every 1/30 s.
+/// [S3 broadcasting-to-users; telegram.md §7]
 pub const OVERALL: Rate = Rate::per_second(30);
 
 fn media(max_upload: u64, max_by_url: u64, mime: &[&str]) -> KindCapability {
@@ -59,6 +66,7 @@ fn media(max_upload: u64, max_by_url: u64, mime: &[&str]) -> KindCapability {
         max_by_url: Some(max_by_url),
         max_download: Some(DOWNLOAD_MAX),
         mime_types: mime.iter().map(|m| (*m).to_owned()).collect(),
+        refused_mime_types: Vec::new(),
         caption: true,
         by_url: true,
     }
@@ -157,5 +165,6 @@ pub fn capabilities() -> Capabilities {
         reply_window: None,
         // A bot cannot write first: the user must have started it ("chat not found"). [S2]
         can_initiate: false,
+        keyed_sends: false,
     }
 }

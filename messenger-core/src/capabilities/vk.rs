@@ -37,12 +37,29 @@ pub const DOC_MAX: u64 = 200 * MB;
 /// UNCONFIRMED; VK's own voice notes are OGG/Opus (`link_ogg`), so only OGG is offered.
 /// [S docs/methods.json; S messages/objects.json messages_audio_message]
 pub const VOICE_MIME: &[&str] = &["audio/ogg"];
-/// 20 requests per second per community token (error 6 above it). [G api/api.go; D bots]
+/// 20 requests per second per community token (error 6 above it). A pace:
+/// [`RateKind::Spacing`](super::RateKind::Spacing), one request every 50 ms; no per-chat limit
+/// is documented. [G api/api.go; D bots; vk.md §5]
 pub const OVERALL: Rate = Rate::per_second(20);
 /// A community may write freely only within 24 h of the user's last message, otherwise with an
 /// `intent` (errors 950, 943, 944). The length comes from a third party and is UNCONFIRMED in
 /// VK's text; conservative: the window applies. [watbot; S errors.json; S messages/methods.json]
 pub const REPLY_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Documents VK refuses: "any format except mp3 and executables" — MP3 (`audio/mpeg`) and the
+/// MIME types of Windows executables. [G api/upload.go doc comment; vk.md §2.2]
+pub const DOC_REFUSED_MIME: &[&str] = &[
+    "audio/mpeg",
+    "audio/mp3",
+    "application/x-msdownload",
+    "application/vnd.microsoft.portable-executable",
+    "application/x-dosexec",
+];
+
+/// `messages.send` takes `random_id`, a "unique identifier to avoid resending the message":
+/// VK drops a repeat with the same value, so a keyed send may be resent safely.
+/// [S messages/methods.json `random_id`; vk.md §2.1]
+pub const KEYED_SENDS: bool = true;
 
 fn upload(max: u64, mime: &[&str]) -> KindCapability {
     KindCapability {
@@ -52,6 +69,7 @@ fn upload(max: u64, mime: &[&str]) -> KindCapability {
         // No download limit documented for attachment URLs.
         max_download: None,
         mime_types: mime.iter().map(|m| (*m).to_owned()).collect(),
+        refused_mime_types: Vec::new(),
         // The message text goes with the attachment. [S messages.send]
         caption: true,
         // Attachments are `<type><owner>_<id>` of uploaded objects; no URL fetch. [S]
@@ -84,7 +102,14 @@ pub fn capabilities() -> Capabilities {
                 },
             ),
             (ContentKind::Image, upload(PHOTO_MAX, PHOTO_MIME)),
-            (ContentKind::File, upload(DOC_MAX, &[])),
+            // "Any format except mp3 and executables". [G api/upload.go; vk.md §2.2]
+            (
+                ContentKind::File,
+                KindCapability {
+                    refused_mime_types: DOC_REFUSED_MIME.iter().map(|m| (*m).to_owned()).collect(),
+                    ..upload(DOC_MAX, &[])
+                },
+            ),
             // Sent as `doc<owner>_<id>` after a `type=audio_message` upload; received as
             // `audio_message` (link_ogg / link_mp3). [S; G MessagesAudioMessage]
             (ContentKind::Voice, upload(DOC_MAX, VOICE_MIME)),
@@ -130,6 +155,7 @@ pub fn capabilities() -> Capabilities {
         // Only to users who wrote to the community or allowed its messages (error 901).
         // [S errors.json; D messages]
         can_initiate: false,
+        keyed_sends: KEYED_SENDS,
     }
 }
 
@@ -154,6 +180,10 @@ mod tests {
         assert!(!photo.accepts_mime("image/webp"));
         assert!(!photo.by_url);
         assert_eq!(caps.kind(ContentKind::File).max_upload, Some(200_000_000));
+        let file = caps.kind(ContentKind::File);
+        assert!(file.accepts_mime("application/pdf"));
+        assert!(!file.accepts_mime("audio/mpeg"));
+        assert!(!file.accepts_mime("application/x-msdownload; name=setup.exe"));
         assert!(caps.kind(ContentKind::Voice).direction.can_send());
         assert!(!caps.kind(ContentKind::Audio).direction.can_send());
         assert!(caps.kind(ContentKind::Audio).direction.can_receive());

@@ -71,15 +71,15 @@ pub const VIDEO_MAX: u64 = 16 * MB;
 /// [AWS-media]
 pub const VIDEO_MIME: &[&str] = &["video/mp4", "video/3gp", "video/3gpp"];
 /// Throughput per business phone number: 80 messages per second by default (upgraded
-/// automatically to 1,000/s; coexistence numbers are fixed at 20/s); error 130429. [M-tp]
+/// automatically to 1,000/s; coexistence numbers are fixed at 20/s); error 130429. A pace:
+/// [`RateKind::Spacing`](super::RateKind::Spacing), one send every 12.5 ms. [M-tp; whatsapp.md §9]
 pub const OVERALL: Rate = Rate::per_second(80);
 /// Pair rate (one business number to one user): about 1 message per 6 s, with bursts borrowed
 /// from future quota; error 131056. Third-party only, consistent across sources; Meta's page
-/// was not retrieved. [whats91; dualhook-cap]
-pub const PER_CHAT: Rate = Rate {
-    count: 1,
-    per: Duration::from_secs(6),
-};
+/// was not retrieved. A pace: [`RateKind::Spacing`](super::RateKind::Spacing), one send every
+/// 6 s (a burst only borrows from the next minutes, so the sustained rate is the same, and the
+/// size of the burst is unconfirmed). [whats91; dualhook-cap; whatsapp.md §9]
+pub const PER_CHAT: Rate = Rate::spacing(1, Duration::from_secs(6));
 /// Customer service window: free-form messages only within 24 h of the customer's last
 /// message; outside it only templates (error 131047, often as an async `failed` status).
 /// \[ycloud-svc; bird-csw; stack#117; joel#314\]
@@ -94,6 +94,7 @@ fn media(max: u64, mime: &[&str], caption: bool) -> KindCapability {
         // No download limit documented for webhook media (a 100 MB cap is UNCONFIRMED). [M-media]
         max_download: None,
         mime_types: mime.iter().map(|m| (*m).to_owned()).collect(),
+        refused_mime_types: Vec::new(),
         caption,
         by_url: true,
     }
@@ -164,6 +165,7 @@ pub fn capabilities() -> Capabilities {
         // Writing first takes an approved template (business-initiated, capped per 24 h
         // [M-msglimits]); the SDK sends free-form content only, which needs an open window.
         can_initiate: false,
+        keyed_sends: false,
     }
 }
 

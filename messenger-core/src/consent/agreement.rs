@@ -1,41 +1,151 @@
-//! Agreement editions and the hash-chained acceptance log.
+//! Agreement editions and the keyed, hash-chained acceptance log.
 //!
 //! Every acceptance of an edition of the messenger module's agreement is an
-//! [`AcceptanceRecord`] appended to an [`AcceptanceLog`]. Each record carries the hash of the one
-//! before it, so [`AcceptanceLog::verify`] notices a record that was altered, dropped, reordered or
-//! inserted. The record is the evidence of acceptance.
+//! [`AcceptanceRecord`] appended to an [`AcceptanceLog`]. The record is the evidence of
+//! acceptance, so the log is built to be evidence:
 //!
-//! # The hash
+//! - each record carries a **keyed hash** (HMAC-SHA256) of its fields under an
+//!   [`AcceptanceKey`] that is held outside the store (the CRM's secret configuration, a KMS), so
+//!   whoever can write the store cannot alter a record, forge one, or recompute the chain;
+//! - each record carries the keyed hash of the one before it, so a record dropped, reordered or
+//!   inserted anywhere but at the end breaks the chain;
+//! - the log's **signed head** ([`SignedHead`]: the newest seq and hash, and a MAC over both)
+//!   is exported and kept elsewhere (another database, the CRM's audit storage, a printout); a
+//!   later [`AcceptanceLog::verify_against`] notices that records were cut off the end, the
+//!   newest included, which no chain can notice by itself.
 //!
-//! `hash = hex(SHA-256(b"messenger-core/acceptance/v1\n" ++ canonical))`, where `canonical` is the
-//! compact JSON array
-//! `[seq, owner, edition, edition_sha256, accepted_at, method, evidence, prev_hash]`
+//! [`AcceptanceLog::verify`] checks the chain with the key and returns a fresh signed head.
+//!
+//! # The keyed hash
+//!
+//! `hash = hex(HMAC-SHA256(key, b"messenger-core/acceptance/v2\n" ++ canonical))`, where
+//! `canonical` is the compact JSON array
+//! `[seq, owner, edition, edition_sha256, accepted_at, method, evidence, key_id, prev_hash]`
 //! (`seq` a number, everything else a string; `edition_sha256` the accepted edition's
-//! [`AgreementEdition::text_sha256`], so a record binds the exact text that was accepted; `accepted_at` in RFC 3339 UTC with nine fractional
-//! digits, e.g. `2026-01-01T12:00:00.123456000Z`; `method` `activation` or `continued_use`).
-//! The first record's `prev_hash` is [`GENESIS_HASH`] (64 zeros). A database can recompute and
-//! check the chain from these rules alone.
-//!
-//! A chain alone cannot notice that its newest records were cut off. Keep the
-//! [`ChainHead`] that [`AcceptanceLog::verify`] returns somewhere else (another database, a
-//! signed export) and check later with [`AcceptanceLog::verify_against`].
+//! [`AgreementEdition::text_sha256`], so a record binds the exact text that was accepted;
+//! `accepted_at` in RFC 3339 UTC with nine fractional digits, e.g.
+//! `2026-01-01T12:00:00.123456000Z`; `method` `activation` or `continued_use`; `key_id` the
+//! [`AcceptanceKey::id`] of the key). The first record's `prev_hash` is [`GENESIS_HASH`] (64
+//! zeros). A signed head's `mac` is
+//! `hex(HMAC-SHA256(key, b"messenger-core/acceptance-head/v1\n" ++ [seq, hash, key_id]))`.
+//! Anyone holding the key can check a log from these rules alone.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{AccountId, TextLen};
+use crate::redact::Secret;
 
 /// The `prev_hash` of the first record of a log: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-const HASH_DOMAIN: &[u8] = b"messenger-core/acceptance/v1\n";
+const HASH_DOMAIN: &[u8] = b"messenger-core/acceptance/v2\n";
+const HEAD_DOMAIN: &[u8] = b"messenger-core/acceptance-head/v1\n";
+const KEY_ID_DOMAIN: &[u8] = b"messenger-core/acceptance-key-id/v1";
+
+/// The key acceptance records are keyed with: HMAC-SHA256, at least
+/// [`MIN_LEN`](Self::MIN_LEN) bytes, held **outside** the acceptance store (in the CRM's secret
+/// configuration or a key-management service), so that whoever can write the store cannot
+/// produce a record or a head that verifies.
+///
+/// `Debug` shows the key's [`id`](Self::id) only. Keep the key as long as the records: a log
+/// can be verified only with the key it was written under.
+///
+/// ```
+/// use messenger_core::consent::AcceptanceKey;
+/// use messenger_core::redact::Secret;
+/// let key = AcceptanceKey::new(Secret::new(vec![0x42; 32])).unwrap();
+/// assert_eq!(key.id().len(), 16);
+/// assert!(!format!("{key:?}").contains("42, 42"));
+/// // Too short to be a key:
+/// assert!(AcceptanceKey::new(Secret::new(b"password".to_vec())).is_err());
+/// ```
+#[derive(Clone)]
+pub struct AcceptanceKey {
+    id: String,
+    secret: Secret<Vec<u8>>,
+}
+
+impl AcceptanceKey {
+    /// The shortest key accepted, in bytes (the output size of SHA-256).
+    pub const MIN_LEN: usize = 32;
+
+    /// A key from secret bytes; [`ErrorKind::InvalidInput`] when shorter than
+    /// [`MIN_LEN`](Self::MIN_LEN).
+    pub fn new(secret: Secret<Vec<u8>>) -> Result<Self> {
+        if secret.expose().len() < Self::MIN_LEN {
+            return Err(Error::invalid_input(format!(
+                "an acceptance key needs at least {} bytes",
+                Self::MIN_LEN
+            )));
+        }
+        let mut mac = Self::mac_with(secret.expose());
+        mac.update(KEY_ID_DOMAIN);
+        let id = hex::encode(&mac.finalize().into_bytes()[..8]);
+        Ok(Self { id, secret })
+    }
+
+    /// A fresh random key from the operating system's generator. Store it (outside the
+    /// acceptance store) before the first record is written under it.
+    pub fn generate() -> Result<Self> {
+        let mut bytes = vec![0u8; Self::MIN_LEN];
+        getrandom::fill(&mut bytes).map_err(|e| {
+            Error::new(
+                ErrorKind::Storage,
+                format!("the operating system's random generator failed: {e}"),
+            )
+        })?;
+        Self::new(Secret::new(bytes))
+    }
+
+    /// A public name of the key (16 hex digits derived from it, which reveal nothing of it):
+    /// written into every record, so a log checked with the wrong key says so.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn mac_with(secret: &[u8]) -> Hmac<Sha256> {
+        // HMAC takes a key of any length.
+        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC accepts keys of any length")
+    }
+
+    fn mac(&self, domain: &[u8], canonical: &str) -> Hmac<Sha256> {
+        let mut mac = Self::mac_with(self.secret.expose());
+        mac.update(domain);
+        mac.update(canonical.as_bytes());
+        mac
+    }
+
+    /// Lowercase hex HMAC-SHA256 of `domain ++ canonical`.
+    fn sign(&self, domain: &[u8], canonical: &str) -> String {
+        hex::encode(self.mac(domain, canonical).finalize().into_bytes())
+    }
+
+    /// Whether `mac_hex` is the MAC of `domain ++ canonical`, compared in constant time.
+    fn verify(&self, domain: &[u8], canonical: &str, mac_hex: &str) -> bool {
+        match hex::decode(mac_hex) {
+            Ok(bytes) => self.mac(domain, canonical).verify_slice(&bytes).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+impl fmt::Debug for AcceptanceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcceptanceKey")
+            .field("id", &self.id)
+            .field("secret", &self.secret)
+            .finish()
+    }
+}
 
 /// Lowercase hex SHA-256 of `data`.
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
@@ -123,11 +233,12 @@ impl fmt::Display for AcceptanceMethod {
     }
 }
 
-/// One acceptance of an agreement edition, chained to the record before it.
+/// One acceptance of an agreement edition, keyed and chained to the record before it.
 ///
-/// Fields are public so a database can load and store records as they are; the hash makes any
-/// change visible to [`verify_chain`]. `Debug` shows the length of `evidence`, not its text
-/// (evidence can name a person or an address).
+/// Fields are public so a database can load and store records as they are; the keyed hash makes
+/// any change visible to [`verify_chain`], and cannot be recomputed without the
+/// [`AcceptanceKey`]. `Debug` shows the length of `evidence`, not its text (evidence can name a
+/// person or an address).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcceptanceRecord {
     /// Position in the log, from 1, without gaps.
@@ -146,14 +257,19 @@ pub struct AcceptanceRecord {
     /// What proves it (the CRM's own words: who clicked what, where; or what use followed a
     /// new edition).
     pub evidence: String,
+    /// The [`AcceptanceKey::id`] of the key the record was written under.
+    pub key_id: String,
     /// The `hash` of the record before it ([`GENESIS_HASH`] for the first).
     pub prev_hash: String,
-    /// Lowercase hex SHA-256 over all the fields above; see the [module docs](self).
+    /// Lowercase hex HMAC-SHA256, under the key, over all the fields above; see the
+    /// [module docs](self).
     pub hash: String,
 }
 
 impl AcceptanceRecord {
-    /// A record with its `hash` computed. `accepted_at` is truncated to whole microseconds.
+    /// A record with its keyed `hash` computed under `key`. `accepted_at` is truncated to whole
+    /// microseconds.
+    #[allow(clippy::too_many_arguments)]
     pub fn sealed(
         seq: u64,
         owner: AccountId,
@@ -162,6 +278,7 @@ impl AcceptanceRecord {
         method: AcceptanceMethod,
         evidence: impl Into<String>,
         prev_hash: impl Into<String>,
+        key: &AcceptanceKey,
     ) -> Self {
         let mut record = Self {
             seq,
@@ -171,14 +288,16 @@ impl AcceptanceRecord {
             accepted_at: accepted_at.trunc_subsecs(6),
             method,
             evidence: evidence.into(),
+            key_id: key.id().to_owned(),
             prev_hash: prev_hash.into(),
             hash: String::new(),
         };
-        record.hash = record.compute_hash();
+        record.hash = record.compute_hash(key);
         record
     }
 
-    /// The canonical serialisation the hash is computed over (see the [module docs](self)).
+    /// The canonical serialisation the keyed hash is computed over (see the
+    /// [module docs](self)).
     pub fn canonical(&self) -> String {
         serde_json::json!([
             self.seq,
@@ -188,17 +307,20 @@ impl AcceptanceRecord {
             self.accepted_at.to_rfc3339_opts(SecondsFormat::Nanos, true),
             self.method.as_str(),
             self.evidence,
+            self.key_id,
             self.prev_hash,
         ])
         .to_string()
     }
 
-    /// Recomputes the hash from the fields (not from `self.hash`).
-    pub fn compute_hash(&self) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(HASH_DOMAIN);
-        hasher.update(self.canonical().as_bytes());
-        hex::encode(hasher.finalize())
+    /// Recomputes the keyed hash from the fields (not from `self.hash`) under `key`.
+    pub fn compute_hash(&self, key: &AcceptanceKey) -> String {
+        key.sign(HASH_DOMAIN, &self.canonical())
+    }
+
+    /// Whether `self.hash` is the keyed hash of the fields under `key` (constant time).
+    pub fn verify_hash(&self, key: &AcceptanceKey) -> bool {
+        key.verify(HASH_DOMAIN, &self.canonical(), &self.hash)
     }
 }
 
@@ -211,6 +333,7 @@ impl fmt::Debug for AcceptanceRecord {
             .field("accepted_at", &self.accepted_at)
             .field("method", &self.method)
             .field("evidence", &TextLen(&self.evidence))
+            .field("key_id", &self.key_id)
             .field("prev_hash", &self.prev_hash)
             .field("hash", &self.hash)
             .finish()
@@ -233,23 +356,38 @@ pub enum ChainError {
         found: u64,
     },
     /// Record `seq` does not carry the hash of the record before it: a record was dropped,
-    /// inserted or replaced before it, or the record was forged.
+    /// inserted or replaced before it.
     #[error("record {seq} does not chain to the record before it")]
     Broken {
         /// The record whose `prev_hash` is wrong.
         seq: u64,
     },
-    /// Record `seq`'s fields do not hash to its `hash`: it was altered.
-    #[error("record {seq} was altered (its hash does not match its fields)")]
+    /// Record `seq`'s keyed hash does not match its fields under the key: it was altered, or
+    /// forged (or re-hashed) by someone without the key.
+    #[error("record {seq} was altered or forged (its keyed hash does not match its fields)")]
     Altered {
-        /// The altered record.
+        /// The altered or forged record.
+        seq: u64,
+    },
+    /// Record `seq` names another key than the one the log is checked with: the wrong key was
+    /// configured, or the record was forged under another key.
+    #[error("record {seq} was written under another key")]
+    UnknownKey {
+        /// The record.
         seq: u64,
     },
     /// The log is shorter than, or ends differently from, a head recorded earlier: records were
-    /// cut off or the tail was rewritten.
+    /// cut off (the newest included) or the tail was rewritten.
     #[error("the log does not extend the recorded head (seq {seq})")]
     Truncated {
         /// The seq of the recorded head.
+        seq: u64,
+    },
+    /// The head given to [`AcceptanceLog::verify_against`] does not verify under the key: it
+    /// was forged or altered, or signed under another key.
+    #[error("the recorded head (seq {seq}) is not signed under this key")]
+    BadHead {
+        /// The seq the head claims.
         seq: u64,
     },
 }
@@ -259,40 +397,109 @@ impl ChainError {
     pub fn seq(&self) -> u64 {
         match self {
             ChainError::OutOfSequence { found, .. } => *found,
-            ChainError::Broken { seq } | ChainError::Altered { seq } => *seq,
-            ChainError::Truncated { seq } => *seq,
+            ChainError::Broken { seq }
+            | ChainError::Altered { seq }
+            | ChainError::UnknownKey { seq }
+            | ChainError::Truncated { seq }
+            | ChainError::BadHead { seq } => *seq,
         }
     }
 }
 
-/// The newest record of a verified log: keep it elsewhere to notice a truncation later.
+/// The signed head of a verified log: how long it was and how it ended, under the key.
+///
+/// Export it ([`AcceptanceLog::verify`] returns one; it serialises to JSON) and keep it
+/// somewhere the acceptance store's writers cannot reach; check the log against it later with
+/// [`AcceptanceLog::verify_against`]. It cannot be forged or moved back without the key.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use chrono::Utc;
+/// use messenger_core::consent::{AcceptanceKey, AcceptanceLog, AcceptanceMethod, AgreementEdition};
+/// use messenger_core::redact::Secret;
+/// use messenger_core::AccountId;
+/// let key = AcceptanceKey::new(Secret::new(vec![7; 32]))?;
+/// let log = AcceptanceLog::in_memory(key.clone());
+/// let v1 = AgreementEdition::new("v1", Utc::now(), "https://crm.example/a/v1".parse().unwrap(), "text");
+/// log.append(&AccountId::new("shop-17"), &v1, AcceptanceMethod::Activation, "clicked Activate").await?;
+/// let head = log.verify().await?;
+/// let exported = serde_json::to_string(&head)?;
+/// // ... later, with the head read back from where it was kept:
+/// let kept: messenger_core::consent::SignedHead = serde_json::from_str(&exported)?;
+/// assert!(kept.verify(&key).is_ok());
+/// log.verify_against(&kept).await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChainHead {
-    /// How many records the log had (the seq of the newest one).
-    pub len: u64,
-    /// The hash of the newest record ([`GENESIS_HASH`] for an empty log).
+pub struct SignedHead {
+    /// The seq of the newest record: how many records the log had (0 for an empty log).
+    pub seq: u64,
+    /// The keyed hash of the newest record ([`GENESIS_HASH`] for an empty log).
     pub hash: String,
+    /// The [`AcceptanceKey::id`] of the key that signed it.
+    pub key_id: String,
+    /// Lowercase hex HMAC-SHA256 over `[seq, hash, key_id]`; see the [module docs](self).
+    pub mac: String,
 }
 
-/// Checks a whole chain: seq numbers 1, 2, 3... without gaps, each `prev_hash` equal to the hash
-/// of the record before, and each `hash` equal to the hash of the record's fields.
+impl SignedHead {
+    /// The head at `seq` and `hash`, signed under `key`.
+    pub fn sign(seq: u64, hash: impl Into<String>, key: &AcceptanceKey) -> Self {
+        let mut head = Self {
+            seq,
+            hash: hash.into(),
+            key_id: key.id().to_owned(),
+            mac: String::new(),
+        };
+        head.mac = key.sign(HEAD_DOMAIN, &head.canonical());
+        head
+    }
+
+    /// The canonical serialisation the MAC is computed over: `[seq, hash, key_id]`.
+    pub fn canonical(&self) -> String {
+        serde_json::json!([self.seq, self.hash, self.key_id]).to_string()
+    }
+
+    /// `Ok` when the head was signed under `key` and not changed since; otherwise
+    /// [`ChainError::BadHead`].
+    pub fn verify(&self, key: &AcceptanceKey) -> std::result::Result<(), ChainError> {
+        if self.key_id == key.id() && key.verify(HEAD_DOMAIN, &self.canonical(), &self.mac) {
+            Ok(())
+        } else {
+            Err(ChainError::BadHead { seq: self.seq })
+        }
+    }
+}
+
+/// Checks a whole chain under `key`: seq numbers 1, 2, 3... without gaps, each record written
+/// under `key`, each `prev_hash` equal to the hash of the record before, and each keyed `hash`
+/// matching the record's fields. Returns the signed head.
+///
+/// A chain alone cannot notice that its newest records were cut off: compare with a head kept
+/// elsewhere ([`AcceptanceLog::verify_against`]).
 ///
 /// ```
 /// use chrono::Utc;
 /// use messenger_core::consent::{
-///     verify_chain, AcceptanceMethod, AcceptanceRecord, AgreementEdition, ChainError, GENESIS_HASH,
+///     verify_chain, AcceptanceKey, AcceptanceMethod, AcceptanceRecord, AgreementEdition,
+///     ChainError, GENESIS_HASH,
 /// };
+/// use messenger_core::redact::Secret;
+/// let key = AcceptanceKey::new(Secret::new(vec![1; 32])).unwrap();
 /// let v1 = AgreementEdition::new("v1", Utc::now(), "https://crm.example/a/v1".parse().unwrap(), "text");
 /// let first = AcceptanceRecord::sealed(1, "acc-1".into(), &v1, Utc::now(),
-///     AcceptanceMethod::Activation, "settings page", GENESIS_HASH);
+///     AcceptanceMethod::Activation, "settings page", GENESIS_HASH, &key);
 /// let mut records = vec![first];
-/// assert_eq!(verify_chain(&records).unwrap().len, 1);
-/// // Claiming the owner accepted another text breaks the chain:
+/// assert_eq!(verify_chain(&records, &key).unwrap().seq, 1);
+/// // Claiming the owner accepted another text breaks the record:
 /// records[0].edition_sha256 = AgreementEdition::new("v1", Utc::now(),
 ///     "https://crm.example/a/v1".parse().unwrap(), "other text").text_sha256;
-/// assert_eq!(verify_chain(&records), Err(ChainError::Altered { seq: 1 }));
+/// assert_eq!(verify_chain(&records, &key), Err(ChainError::Altered { seq: 1 }));
 /// ```
-pub fn verify_chain(records: &[AcceptanceRecord]) -> std::result::Result<ChainHead, ChainError> {
+pub fn verify_chain(
+    records: &[AcceptanceRecord],
+    key: &AcceptanceKey,
+) -> std::result::Result<SignedHead, ChainError> {
     let mut prev_hash = GENESIS_HASH;
     for (position, record) in records.iter().enumerate() {
         let expected = position as u64 + 1;
@@ -303,24 +510,25 @@ pub fn verify_chain(records: &[AcceptanceRecord]) -> std::result::Result<ChainHe
                 found: record.seq,
             });
         }
+        if record.key_id != key.id() {
+            return Err(ChainError::UnknownKey { seq: record.seq });
+        }
         if record.prev_hash != prev_hash {
             return Err(ChainError::Broken { seq: record.seq });
         }
-        if record.compute_hash() != record.hash {
+        if !record.verify_hash(key) {
             return Err(ChainError::Altered { seq: record.seq });
         }
         prev_hash = &record.hash;
     }
-    Ok(ChainHead {
-        len: records.len() as u64,
-        hash: prev_hash.to_owned(),
-    })
+    Ok(SignedHead::sign(records.len() as u64, prev_hash, key))
 }
 
 /// Where acceptance records are kept: append-only.
 ///
 /// The in-memory default is [`MemoryAcceptanceStore`]. A database implementation keeps `seq`
-/// unique (a primary key) so that two processes cannot both append the same position.
+/// unique (a primary key) so that two processes cannot both append the same position. The
+/// [`AcceptanceKey`] is never in the store.
 #[async_trait]
 pub trait AcceptanceStore: Send + Sync + fmt::Debug {
     /// Appends `record`. Must refuse with [`ErrorKind::Conflict`] a record whose `seq` is not one
@@ -338,6 +546,10 @@ pub trait AcceptanceStore: Send + Sync + fmt::Debug {
 }
 
 /// An in-memory [`AcceptanceStore`] (lost when the process ends).
+///
+/// Not bounded, by design: it is evidence, and dropping a record is exactly what the log is
+/// built to detect. It grows with activations and new editions (a few records per account and
+/// edition), not with traffic.
 #[derive(Debug, Default)]
 pub struct MemoryAcceptanceStore {
     records: Mutex<Vec<AcceptanceRecord>>,
@@ -393,24 +605,28 @@ impl AcceptanceStore for MemoryAcceptanceStore {
     }
 }
 
-/// The append-only, hash-chained log of acceptances.
+/// The append-only, keyed and hash-chained log of acceptances; see the [module docs](self).
 ///
 /// ```
 /// # tokio_test_block(async {
 /// use chrono::Utc;
-/// use messenger_core::consent::{AcceptanceLog, AcceptanceMethod, AgreementEdition};
+/// use messenger_core::consent::{AcceptanceKey, AcceptanceLog, AcceptanceMethod, AgreementEdition};
+/// use messenger_core::redact::Secret;
 /// use messenger_core::AccountId;
+/// // In production the key comes from the CRM's secret configuration, not from the store.
+/// let key = AcceptanceKey::new(Secret::new(vec![0x5a; 32]))?;
 /// let url = "https://crm.example/agreement".parse().unwrap();
 /// let jan = AgreementEdition::new("2026-01", Utc::now(), url, "the January text");
 /// let jun = AgreementEdition::new("2026-06", Utc::now(), jan.url.clone(), "the June text");
-/// let log = AcceptanceLog::in_memory();
+/// let log = AcceptanceLog::in_memory(key);
 /// let owner = AccountId::new("shop-17");
 /// let r1 = log.append(&owner, &jan, AcceptanceMethod::Activation, "owner clicked Activate").await?;
 /// let r2 = log.append(&owner, &jun, AcceptanceMethod::ContinuedUse, "first send after 2026-06").await?;
 /// assert_eq!(r1.edition_sha256, jan.text_sha256);
 /// assert_eq!(r2.prev_hash, r1.hash);
-/// let head = log.verify().await?;
-/// assert_eq!(head.len, 2);
+/// let head = log.verify().await?; // export it and keep it elsewhere
+/// assert_eq!(head.seq, 2);
+/// assert_eq!(head.hash, r2.hash);
 /// assert_eq!(log.records_for(&owner).await?.len(), 2);
 /// # Ok::<(), Box<dyn std::error::Error>>(()) });
 /// # fn tokio_test_block<F: std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>>(f: F) {
@@ -420,6 +636,7 @@ impl AcceptanceStore for MemoryAcceptanceStore {
 #[derive(Debug, Clone)]
 pub struct AcceptanceLog {
     store: Arc<dyn AcceptanceStore>,
+    key: Arc<AcceptanceKey>,
     // Serialises appends in this process; the store's seq check covers other processes.
     lock: Arc<tokio::sync::Mutex<()>>,
 }
@@ -450,17 +667,23 @@ impl VerifyError {
 }
 
 impl AcceptanceLog {
-    /// A log over `store`.
-    pub fn new(store: Arc<dyn AcceptanceStore>) -> Self {
+    /// A log over `store`, whose records are keyed under `key` (held outside the store).
+    pub fn new(store: Arc<dyn AcceptanceStore>, key: AcceptanceKey) -> Self {
         Self {
             store,
+            key: Arc::new(key),
             lock: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
-    /// A log over a fresh [`MemoryAcceptanceStore`].
-    pub fn in_memory() -> Self {
-        Self::new(Arc::new(MemoryAcceptanceStore::new()))
+    /// A log over a fresh [`MemoryAcceptanceStore`], keyed under `key`.
+    pub fn in_memory(key: AcceptanceKey) -> Self {
+        Self::new(Arc::new(MemoryAcceptanceStore::new()), key)
+    }
+
+    /// The id of the key the log writes and verifies under.
+    pub fn key_id(&self) -> &str {
+        self.key.id()
     }
 
     /// The store behind the log.
@@ -468,7 +691,7 @@ impl AcceptanceLog {
         &self.store
     }
 
-    /// Appends an acceptance made now, chained to the newest record, and returns it.
+    /// Appends an acceptance made now, keyed and chained to the newest record, and returns it.
     pub async fn append(
         &self,
         owner: &AccountId,
@@ -501,6 +724,7 @@ impl AcceptanceLog {
                 method,
                 evidence.clone(),
                 prev_hash,
+                &self.key,
             );
             match self.store.append(record.clone()).await {
                 Ok(()) => {
@@ -533,27 +757,34 @@ impl AcceptanceLog {
         Ok(records)
     }
 
-    /// Verifies the whole chain (see [`verify_chain`]) and returns its head.
-    pub async fn verify(&self) -> std::result::Result<ChainHead, VerifyError> {
+    /// Verifies the whole chain under the key (see [`verify_chain`]) and returns its signed
+    /// head. Notices a record altered, forged or dropped anywhere but at the end; export the
+    /// head and use [`verify_against`](Self::verify_against) later to notice the end cut off.
+    pub async fn verify(&self) -> std::result::Result<SignedHead, VerifyError> {
         let records = self.store.all().await?;
-        let head = verify_chain(&records).inspect_err(|e| {
+        let head = verify_chain(&records, &self.key).inspect_err(|e| {
             tracing::warn!(seq = e.seq(), error = %e, "acceptance log failed verification");
         })?;
         Ok(head)
     }
 
-    /// Verifies the chain and that it still contains `head`, recorded earlier: the record at
-    /// `head.len` must still have hash `head.hash`. Notices a truncated or rewritten tail.
+    /// [`verify`](Self::verify), and that the log still contains `head`, exported earlier: the
+    /// head must be signed under the key, and the record at `head.seq` must still have hash
+    /// `head.hash`. Notices a truncated log (the newest record dropped included) or a rewritten
+    /// tail. Returns the current signed head.
     pub async fn verify_against(
         &self,
-        head: &ChainHead,
-    ) -> std::result::Result<ChainHead, VerifyError> {
+        head: &SignedHead,
+    ) -> std::result::Result<SignedHead, VerifyError> {
+        head.verify(&self.key)?;
         let records = self.store.all().await?;
-        let current = verify_chain(&records)?;
-        let still_there = if head.len == 0 {
+        let current = verify_chain(&records, &self.key).inspect_err(|e| {
+            tracing::warn!(seq = e.seq(), error = %e, "acceptance log failed verification");
+        })?;
+        let still_there = if head.seq == 0 {
             head.hash == GENESIS_HASH
         } else {
-            usize::try_from(head.len - 1)
+            usize::try_from(head.seq - 1)
                 .ok()
                 .and_then(|i| records.get(i))
                 .is_some_and(|r| r.hash == head.hash)
@@ -561,7 +792,9 @@ impl AcceptanceLog {
         if still_there {
             Ok(current)
         } else {
-            Err(ChainError::Truncated { seq: head.len }.into())
+            let e = ChainError::Truncated { seq: head.seq };
+            tracing::warn!(seq = head.seq, error = %e, "acceptance log failed verification");
+            Err(e.into())
         }
     }
 }

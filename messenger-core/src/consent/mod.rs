@@ -1,10 +1,11 @@
-//! The messenger module's rules: agreement editions, the hash-chained acceptance log, module
+//! The messenger module's rules: agreement editions, the keyed acceptance log, module
 //! activation, platform suspension, opt-outs and the first-contact notice.
 //!
 //! [`Consent`] holds all of them; one `Arc<Consent>` is shared by every account of a CRM, and the
 //! [`Gated`](crate::layers::gate::Gated) layer asks it before anything leaves or comes in.
 //!
-//! - [`agreement`]: [`AgreementEdition`], [`AcceptanceRecord`], [`AcceptanceLog`] and
+//! - [`agreement`]: [`AgreementEdition`], [`AcceptanceRecord`], [`AcceptanceLog`] (keyed with
+//!   an [`AcceptanceKey`] held outside its store, with an exportable [`SignedHead`]) and
 //!   [`verify_chain`].
 //! - [`module`]: which accounts have the module active, which platforms are suspended.
 //! - [`optout`]: stop words, platform signals, [`ReOptInPolicy`].
@@ -20,6 +21,8 @@
 //! use messenger_core::{AccountId, ErrorKind, Platform};
 //!
 //! let consent = Consent::builder().build();
+//! // In production: `.acceptance_key(key)` with a key from the CRM's secret configuration, and
+//! // database-backed stores.
 //! consent.publish(AgreementEdition::new(
 //!     "2026-01",
 //!     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
@@ -52,8 +55,9 @@ use std::sync::Arc;
 use chrono::Utc;
 
 pub use agreement::{
-    AcceptanceLog, AcceptanceMethod, AcceptanceRecord, AcceptanceStore, AgreementEdition,
-    ChainError, ChainHead, GENESIS_HASH, MemoryAcceptanceStore, VerifyError, verify_chain,
+    AcceptanceKey, AcceptanceLog, AcceptanceMethod, AcceptanceRecord, AcceptanceStore,
+    AgreementEdition, ChainError, GENESIS_HASH, MemoryAcceptanceStore, SignedHead, VerifyError,
+    verify_chain,
 };
 pub use module::{
     ContinuedUsePolicy, MemoryModuleStore, MemorySuspensionStore, ModuleState, ModuleStore,
@@ -96,9 +100,13 @@ impl Default for Consent {
 /// ```
 /// use std::sync::Arc;
 /// use messenger_core::consent::{
-///     Consent, ContinuedUsePolicy, FirstContactNotice, MemoryOptOutStore, ReOptInPolicy,
+///     AcceptanceKey, Consent, ContinuedUsePolicy, FirstContactNotice, MemoryOptOutStore,
+///     ReOptInPolicy,
 /// };
+/// use messenger_core::redact::Secret;
+/// let key = AcceptanceKey::new(Secret::new(vec![0x5a; 32])).unwrap(); // from a secret store
 /// let consent = Consent::builder()
+///     .acceptance_key(key)
 ///     .continued_use(ContinuedUsePolicy::RequireActivation)
 ///     .re_opt_in(ReOptInPolicy::OnNewMessage)
 ///     .stop_words(["СТОП", "STOP", "ХВАТИТ"])
@@ -112,6 +120,7 @@ impl Default for Consent {
 #[must_use]
 pub struct ConsentBuilder {
     acceptances: Option<Arc<dyn AcceptanceStore>>,
+    acceptance_key: Option<AcceptanceKey>,
     modules: Option<Arc<dyn ModuleStore>>,
     suspensions: Option<Arc<dyn SuspensionStore>>,
     opt_outs: Option<Arc<dyn OptOutStore>>,
@@ -126,6 +135,14 @@ impl ConsentBuilder {
     /// Where acceptance records are kept (default: in memory).
     pub fn acceptance_store(mut self, store: Arc<dyn AcceptanceStore>) -> Self {
         self.acceptances = Some(store);
+        self
+    }
+    /// The key acceptance records are keyed with, held outside the acceptance store (see
+    /// [`AcceptanceKey`]). Without one, a random key that lives as long as the process is used:
+    /// enough for the in-memory store, which dies with it, but records kept in a database could
+    /// no longer be verified after a restart (a warning is logged in that case).
+    pub fn acceptance_key(mut self, key: AcceptanceKey) -> Self {
+        self.acceptance_key = Some(key);
         self
     }
     /// Where editions and module states are kept (default: in memory).
@@ -196,10 +213,23 @@ impl ConsentBuilder {
         if !names_a_stop_word {
             tracing::warn!("the first-contact notice names none of the configured stop words");
         }
+        let key = match self.acceptance_key {
+            Some(key) => key,
+            None => {
+                if self.acceptances.is_some() {
+                    tracing::warn!(
+                        "no acceptance key configured: records are keyed with a key that dies \
+                         with this process and cannot be verified after a restart"
+                    );
+                }
+                ephemeral_key()
+            }
+        };
         Consent {
             log: AcceptanceLog::new(
                 self.acceptances
                     .unwrap_or_else(|| Arc::new(MemoryAcceptanceStore::new())),
+                key,
             ),
             modules: self
                 .modules
@@ -216,6 +246,28 @@ impl ConsentBuilder {
             edition_lock: tokio::sync::Mutex::new(()),
         }
     }
+}
+
+/// A random key for this process: from the OS generator, or, should that fail, from the
+/// standard library's randomly seeded hasher keys (themselves drawn from the OS once).
+fn ephemeral_key() -> AcceptanceKey {
+    AcceptanceKey::generate().unwrap_or_else(|e| {
+        tracing::warn!(kind = %e.kind(), "the OS random generator failed; deriving a process key");
+        use std::hash::{BuildHasher, Hasher};
+        let mut bytes = Vec::with_capacity(AcceptanceKey::MIN_LEN);
+        while bytes.len() < AcceptanceKey::MIN_LEN {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(bytes.len());
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos()),
+            );
+            bytes.extend_from_slice(&h.finish().to_le_bytes());
+        }
+        AcceptanceKey::new(crate::redact::Secret::new(bytes))
+            .expect("the derived key has the minimum length")
+    })
 }
 
 fn inactive(message: impl Into<String>) -> Error {

@@ -55,6 +55,11 @@ pub trait ModuleStore: Send + Sync + fmt::Debug {
 }
 
 /// An in-memory [`ModuleStore`].
+///
+/// Not bounded, by design: it holds one state per account of the CRM and one entry per
+/// published edition, which grow with the business, not with traffic; and neither may be
+/// forgotten (a forgotten state would deactivate an account, a forgotten edition would hide what
+/// its owners accepted).
 #[derive(Debug, Default)]
 pub struct MemoryModuleStore {
     editions: Mutex<Vec<AgreementEdition>>,
@@ -115,7 +120,7 @@ pub trait SuspensionStore: Send + Sync + fmt::Debug {
     async fn suspended(&self) -> Result<Vec<Platform>>;
 }
 
-/// An in-memory [`SuspensionStore`].
+/// An in-memory [`SuspensionStore`] (at most one entry per [`Platform`]: bounded by nature).
 #[derive(Debug, Default)]
 pub struct MemorySuspensionStore {
     suspended: Mutex<BTreeSet<Platform>>,

@@ -1,6 +1,6 @@
 //! The first-contact notice: the first message to a customer says how to refuse further ones.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::Mutex;
 
@@ -109,35 +109,111 @@ pub trait ContactLog: Send + Sync + fmt::Debug {
     async fn mark_contacted(&self, key: &ChatKey, at: DateTime<Utc>) -> Result<()>;
 }
 
-/// An in-memory [`ContactLog`].
-#[derive(Debug, Default)]
+/// An in-memory [`ContactLog`], bounded: at most [`capacity`](Self::capacity) chats
+/// ([`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) by default).
+///
+/// At capacity the chat contacted longest ago is forgotten. The only effect is that the next
+/// message to that chat carries the notice again: a second notice is harmless, a missing one is
+/// not, so eviction errs on the safe side.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use chrono::Utc;
+/// use messenger_core::consent::{ChatKey, ContactLog, MemoryContactLog};
+/// use messenger_core::Platform;
+/// let log = MemoryContactLog::with_capacity(2);
+/// for chat in ["1", "2", "3"] {
+///     log.mark_contacted(&ChatKey::new("shop", Platform::Telegram, chat), Utc::now()).await?;
+/// }
+/// assert_eq!(log.len(), 2);
+/// // The oldest was forgotten: its next message repeats the notice.
+/// assert!(!log.was_contacted(&ChatKey::new("shop", Platform::Telegram, "1")).await?);
+/// assert!(log.was_contacted(&ChatKey::new("shop", Platform::Telegram, "3")).await?);
+/// # Ok::<(), messenger_core::Error>(()) }).unwrap();
+/// ```
 pub struct MemoryContactLog {
-    contacted: Mutex<HashMap<ChatKey, DateTime<Utc>>>,
+    capacity: usize,
+    state: Mutex<ContactState>,
+}
+
+#[derive(Default)]
+struct ContactState {
+    contacted: HashMap<ChatKey, DateTime<Utc>>,
+    /// The keys in the order they were first contacted.
+    order: VecDeque<ChatKey>,
 }
 
 impl MemoryContactLog {
-    /// An empty log.
+    /// The default capacity: 100 000 chats.
+    pub const DEFAULT_CAPACITY: usize = 100_000;
+
+    /// An empty log of the default capacity.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
+    }
+
+    /// An empty log keeping at most `capacity` chats (at least one).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            state: Mutex::new(ContactState::default()),
+        }
+    }
+
+    /// The most chats kept.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many chats are kept.
+    pub fn len(&self) -> usize {
+        self.lock().contacted.len()
+    }
+
+    /// Whether no chat is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ContactState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Default for MemoryContactLog {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MemoryContactLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryContactLog")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish()
     }
 }
 
 #[async_trait]
 impl ContactLog for MemoryContactLog {
     async fn was_contacted(&self, key: &ChatKey) -> Result<bool> {
-        Ok(self
-            .contacted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(key))
+        Ok(self.lock().contacted.contains_key(key))
     }
 
     async fn mark_contacted(&self, key: &ChatKey, at: DateTime<Utc>) -> Result<()> {
-        self.contacted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key.clone())
-            .or_insert(at);
+        let mut state = self.lock();
+        if state.contacted.contains_key(key) {
+            return Ok(());
+        }
+        while state.contacted.len() >= self.capacity {
+            let Some(oldest) = state.order.pop_front() else {
+                break;
+            };
+            state.contacted.remove(&oldest);
+        }
+        state.contacted.insert(key.clone(), at);
+        state.order.push_back(key.clone());
         Ok(())
     }
 }

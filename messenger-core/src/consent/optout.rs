@@ -39,7 +39,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
     AccountId, ChatId, ContactChange, ContactEvent, Content, InboundEvent, Platform, UserId,
 };
@@ -149,43 +149,120 @@ pub trait OptOutStore: Send + Sync + fmt::Debug {
     async fn remove(&self, key: &ChatKey) -> Result<()>;
 }
 
-/// An in-memory [`OptOutStore`].
-#[derive(Debug, Default)]
+/// An in-memory [`OptOutStore`], bounded without ever dropping an opt-out.
+///
+/// It holds only customers who are opted out (an opt-in removes the entry), so it grows with
+/// explicit refusals, not with traffic. Still, it keeps at most [`capacity`](Self::capacity)
+/// of them ([`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) by default), and at capacity it
+/// **evicts nothing**: recording one more opt-out fails with [`ErrorKind::Storage`] and a clear
+/// message. Through [`Gated`](crate::layers::Gated) that fails the webhook delivery (500) or
+/// ends the poll stream, so the platform delivers the refusal again and the failure is seen,
+/// rather than a silently lost `STOP`. A CRM that reaches the capacity needs a database-backed
+/// store.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use chrono::Utc;
+/// use messenger_core::consent::{ChatKey, MemoryOptOutStore, OptOut, OptOutCause, OptOutStore};
+/// use messenger_core::{ErrorKind, Platform};
+/// let store = MemoryOptOutStore::with_capacity(1);
+/// let opt_out = OptOut { cause: OptOutCause::StopWord, at: Utc::now() };
+/// let first = ChatKey::new("shop", Platform::Telegram, "1");
+/// store.put(&first, opt_out.clone()).await?;
+/// // Full: the second refusal is not recorded, loudly; the first one is kept.
+/// let second = ChatKey::new("shop", Platform::Telegram, "2");
+/// let err = store.put(&second, opt_out.clone()).await.unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Storage);
+/// assert!(store.get(&first).await?.is_some());
+/// // Replacing an existing entry still works.
+/// store.put(&first, opt_out).await?;
+/// # Ok::<(), messenger_core::Error>(()) }).unwrap();
+/// ```
 pub struct MemoryOptOutStore {
+    capacity: usize,
     entries: Mutex<HashMap<ChatKey, OptOut>>,
 }
 
 impl MemoryOptOutStore {
-    /// An empty store.
+    /// The default capacity: 1 000 000 opted-out chats.
+    pub const DEFAULT_CAPACITY: usize = 1_000_000;
+
+    /// An empty store of the default capacity.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
+    }
+
+    /// An empty store holding at most `capacity` opt-outs (at least one).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The most opt-outs held.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many customers are opted out.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether nobody is opted out.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChatKey, OptOut>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Default for MemoryOptOutStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MemoryOptOutStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryOptOutStore")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish()
     }
 }
 
 #[async_trait]
 impl OptOutStore for MemoryOptOutStore {
     async fn get(&self, key: &ChatKey) -> Result<Option<OptOut>> {
-        Ok(self
-            .entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned())
+        Ok(self.lock().get(key).cloned())
     }
 
     async fn put(&self, key: &ChatKey, opt_out: OptOut) -> Result<()> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.clone(), opt_out);
+        let mut entries = self.lock();
+        if !entries.contains_key(key) && entries.len() >= self.capacity {
+            tracing::error!(
+                capacity = self.capacity,
+                "the in-memory opt-out store is full; an opt-out was NOT recorded"
+            );
+            return Err(Error::new(
+                ErrorKind::Storage,
+                format!(
+                    "the in-memory opt-out store is full ({} opt-outs): this opt-out was not \
+                     recorded and nothing was evicted; use a database-backed OptOutStore",
+                    self.capacity
+                ),
+            ));
+        }
+        entries.insert(key.clone(), opt_out);
         Ok(())
     }
 
     async fn remove(&self, key: &ChatKey) -> Result<()> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        self.lock().remove(key);
         Ok(())
     }
 }
@@ -222,6 +299,7 @@ impl OptOutChange {
                 chat_id: self.key.chat.clone(),
                 user_id: self.user.clone(),
                 change: self.change,
+                new_chat_id: None,
                 timestamp: self.at,
             }
         })
@@ -432,6 +510,20 @@ impl OptOutRegistry {
                 }
                 Ok(None)
             }
+            InboundEvent::Contact(c) if c.change == ContactChange::IdChanged => {
+                // The customer's opt-out follows them to their new id (kept under the old one
+                // too: a message still addressed there must not slip through).
+                let key = ChatKey::new(account.clone(), c.platform, c.chat_id.clone());
+                if let (Some(new_chat), Some(existing)) =
+                    (c.new_chat_id.as_ref(), self.store.get(&key).await?)
+                {
+                    let new_key = ChatKey::new(account.clone(), c.platform, new_chat.clone());
+                    if self.store.get(&new_key).await?.is_none() {
+                        self.store.put(&new_key, existing).await?;
+                    }
+                }
+                Ok(None)
+            }
             InboundEvent::Contact(c) => {
                 let key = ChatKey::new(account.clone(), c.platform, c.chat_id.clone());
                 let (changed, change, cause) = match c.change {
@@ -463,6 +555,8 @@ impl OptOutRegistry {
                         ContactChange::OptedIn,
                         OptOutCause::PlatformOptIn,
                     ),
+                    // Handled above; a future kind changes nothing here.
+                    _ => return Ok(None),
                 };
                 Ok(changed.then(|| OptOutChange {
                     key,

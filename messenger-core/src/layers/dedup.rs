@@ -19,13 +19,10 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use tracing::{debug, warn};
 
-use crate::capabilities::Capabilities;
+use super::Wrapper;
 use crate::error::Result;
-use crate::messenger::{EventStream, Messenger, SendReport, SentPart};
-use crate::model::{
-    AccountInfo, ByteStream, ChatId, InboundEvent, MediaRef, MessageId, OutgoingMessage, Platform,
-};
-use crate::plan::{Part, ReplyWindow};
+use crate::messenger::{EventStream, Messenger};
+use crate::model::InboundEvent;
 use crate::webhook::{WebhookOutcome, WebhookRequest};
 
 /// Where [`Deduplicated`] remembers the keys of events it handed out.
@@ -199,6 +196,9 @@ pub struct Deduplicated<M> {
 
 impl<M: Messenger> Deduplicated<M> {
     /// De-duplicates `inner`'s events in a [`MemorySeenEvents`] of the default capacity.
+    ///
+    /// For advanced use (a layer alone, a stack of your own): [`Stack`](super::Stack) builds
+    /// the layers in the one safe order.
     pub fn new(inner: M) -> Self {
         Self::with_store(inner, Arc::new(MemorySeenEvents::default()))
     }
@@ -256,6 +256,39 @@ async fn mark_seen(store: &dyn SeenEvents, keys: &[String]) {
     }
 }
 
+impl<M> Deduplicated<M> {
+    /// `inner` without the events already handed out; an event is marked seen when the
+    /// consumer asks for the next one (so one it never took comes again).
+    fn filtered(&self, inner: EventStream) -> EventStream {
+        let state = Filter {
+            inner,
+            store: Arc::clone(&self.store),
+            scope: self.scope.clone(),
+            handed_out: None,
+        };
+        let stream = futures::stream::unfold(state, |mut st| async move {
+            if let Some(key) = st.handed_out.take() {
+                mark_seen(&*st.store, std::slice::from_ref(&key)).await;
+            }
+            loop {
+                let event = match st.inner.next().await? {
+                    Ok(event) => event,
+                    Err(err) => return Some((Err(err), st)),
+                };
+                if let Some(key) = scoped_key(st.scope.as_deref(), &event) {
+                    if is_seen(&*st.store, &key).await {
+                        debug!(platform = %event.platform(), "dropped a repeated update");
+                        continue;
+                    }
+                    st.handed_out = Some(key);
+                }
+                return Some((Ok(event), st));
+            }
+        });
+        Box::pin(stream)
+    }
+}
+
 impl<M: fmt::Debug> fmt::Debug for Deduplicated<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Deduplicated")
@@ -274,49 +307,19 @@ struct Filter {
     handed_out: Option<String>,
 }
 
+impl<M: Messenger> Wrapper for Deduplicated<M> {
+    type Inner = M;
+    fn wrapped(&self) -> &M {
+        &self.inner
+    }
+}
+
+/// De-duplication concerns intake only: every other method, `send` included, goes to the inner
+/// messenger as it is, so an inner [`Gated`](super::Gated) still sees the whole message (and
+/// adds its notice).
 #[async_trait]
 impl<M: Messenger> Messenger for Deduplicated<M> {
-    fn platform(&self) -> Platform {
-        self.inner.platform()
-    }
-
-    fn capabilities(&self) -> &Capabilities {
-        self.inner.capabilities()
-    }
-
-    async fn connect(&self) -> Result<AccountInfo> {
-        self.inner.connect().await
-    }
-
-    async fn send_part(&self, chat: &ChatId, part: &Part) -> Result<SentPart> {
-        self.inner.send_part(chat, part).await
-    }
-
-    /// De-duplication concerns intake only: a whole send goes to the inner messenger as it is,
-    /// so an inner [`Gated`](super::Gated) still sees the message (and adds its notice).
-    async fn send(&self, message: &OutgoingMessage) -> Result<SendReport> {
-        self.inner.send(message).await
-    }
-
-    fn is_group_chat(&self, chat: &ChatId) -> bool {
-        self.inner.is_group_chat(chat)
-    }
-
-    fn canonical_chat(&self, chat: &ChatId) -> ChatId {
-        self.inner.canonical_chat(chat)
-    }
-
-    async fn reply_window(&self, chat: &ChatId) -> Result<ReplyWindow> {
-        self.inner.reply_window(chat).await
-    }
-
-    async fn download(&self, media: &MediaRef) -> Result<ByteStream> {
-        self.inner.download(media).await
-    }
-
-    async fn mark_read(&self, chat: &ChatId, message: &MessageId) -> Result<()> {
-        self.inner.mark_read(chat, message).await
-    }
+    crate::forward_messenger!(except [handle_webhook, updates, status_updates]);
 
     async fn handle_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome> {
         let mut outcome = self.inner.handle_webhook(request).await?;
@@ -353,31 +356,11 @@ impl<M: Messenger> Messenger for Deduplicated<M> {
     }
 
     fn updates(&self) -> Result<EventStream> {
-        let state = Filter {
-            inner: self.inner.updates()?,
-            store: Arc::clone(&self.store),
-            scope: self.scope.clone(),
-            handed_out: None,
-        };
-        let stream = futures::stream::unfold(state, |mut st| async move {
-            if let Some(key) = st.handed_out.take() {
-                mark_seen(&*st.store, std::slice::from_ref(&key)).await;
-            }
-            loop {
-                let event = match st.inner.next().await? {
-                    Ok(event) => event,
-                    Err(err) => return Some((Err(err), st)),
-                };
-                if let Some(key) = scoped_key(st.scope.as_deref(), &event) {
-                    if is_seen(&*st.store, &key).await {
-                        debug!(platform = %event.platform(), "dropped a repeated update");
-                        continue;
-                    }
-                    st.handed_out = Some(key);
-                }
-                return Some((Ok(event), st));
-            }
-        });
-        Ok(Box::pin(stream))
+        Ok(self.filtered(self.inner.updates()?))
+    }
+
+    /// Polled statuses are de-duplicated like updates: each status of a message once.
+    fn status_updates(&self) -> Result<EventStream> {
+        Ok(self.filtered(self.inner.status_updates()?))
     }
 }

@@ -4,13 +4,19 @@
 //!
 //! | call | refused with | when |
 //! |---|---|---|
-//! | `send`, `send_part` | [`ModuleInactive`](ErrorKind::ModuleInactive) | the module is not active for the account (or a new edition needs a fresh activation) |
-//! | every call below too | [`PlatformSuspended`](ErrorKind::PlatformSuspended) | the operator suspended the platform |
-//! | `send`, `send_part` | [`OptedOut`](ErrorKind::OptedOut) | the customer opted out of this account's messages |
-//! | `mark_read`, `download`, `handle_webhook`, `updates` | `ModuleInactive`, `PlatformSuspended` | as above |
+//! | every call below | [`ModuleInactive`](ErrorKind::ModuleInactive) | the module is not active for the account (or a new edition needs a fresh activation) |
+//! | every call below | [`PlatformSuspended`](ErrorKind::PlatformSuspended) | the operator suspended the platform |
+//! | `send`, `send_part`, `send_template`, `edit_text` | [`OptedOut`](ErrorKind::OptedOut) | the customer opted out of this account's messages |
+//! | `delete_message`, `mark_read`, `download`, `handle_webhook`, `updates` | only the two above | an opted-out customer's messages can still be read or deleted |
 //!
 //! A refused call never reaches the inner messenger: no request leaves. `connect`,
-//! `capabilities`, `reply_window` and `is_group_chat` pass through.
+//! `capabilities`, `reply_window`, `is_group_chat` and `canonical_chat` pass through.
+//!
+//! `handle_webhook` is the one exception to "refuse first": the connector verifies the delivery
+//! (signature, secret) before anything else, and only a verified delivery is checked against the
+//! rules. An anonymous request is answered 401 whatever the module's state, so it cannot learn
+//! whether the module is active (403), and it never records a continued-use acceptance. (The
+//! connector may parse a verified delivery, and note a reply window, before the gate refuses it.)
 //!
 //! On the way in, every event goes through the
 //! [`OptOutRegistry`](crate::consent::OptOutRegistry): a stop word opts the customer out and the
@@ -23,6 +29,12 @@
 //! text or caption, or as the caption of media without one. The planner sees the message with the
 //! notice (so a long text is split with it). The chat counts as contacted only once the send
 //! succeeded.
+//!
+//! A [`Template`] is rendered by the platform as it was approved: the gate
+//! cannot add the notice to it. A template send is checked like any send, but it does not count
+//! as the first contact, so the next free-form message to the chat still carries the notice.
+//! Where a template may be the first message, put the opt-out wording into the approved template
+//! itself (WhatsApp offers an opt-out button for marketing templates).
 //!
 //! Decisions are logged (`tracing`, target `messenger_core::layers::gate`) with the kind, the
 //! platform and fingerprints of the account and chat; never content.
@@ -51,15 +63,15 @@ use chrono::Utc;
 use futures::StreamExt;
 use tracing::{debug, info, warn};
 
-use crate::capabilities::Capabilities;
+use super::Wrapper;
 use crate::consent::{ChatKey, Consent};
 use crate::error::{Error, ErrorKind, Result};
 use crate::messenger::{EventStream, Messenger, SendReport, SentPart};
 use crate::model::{
-    AccountId, AccountInfo, ByteStream, ChatId, InboundEvent, MediaRef, MessageId, OutgoingMessage,
-    Platform,
+    AccountId, ByteStream, ChatId, InboundEvent, MediaRef, MessageId, OutgoingMessage, Platform,
+    Template,
 };
-use crate::plan::{Part, ReplyWindow};
+use crate::plan::Part;
 use crate::webhook::{WebhookOutcome, WebhookRequest};
 
 /// A [`Messenger`] that enforces the messenger module's rules for one account; see the
@@ -82,6 +94,11 @@ impl<M> fmt::Debug for Gated<M> {
 impl<M> Gated<M> {
     /// Wraps `inner`, the connected account `account`, under the rules of `consent` (shared by
     /// every account of the CRM).
+    ///
+    /// For advanced use (a layer alone, a stack of your own): [`Stack`](super::Stack) builds
+    /// the layers in the one safe order. Whatever sits outside the gate must hand it `send`
+    /// whole; a layer that plans the message itself (as [`RateLimited`](super::RateLimited)
+    /// and [`Retrying`](super::Retrying) do) would send the parts past the notice.
     pub fn new(inner: M, account: AccountId, consent: Arc<Consent>) -> Self {
         Self {
             inner: Arc::new(inner),
@@ -189,12 +206,33 @@ impl<M: Messenger + 'static> Gated<M> {
             .map_err(|e| refused(e, &self.account, platform, action, None))
     }
 
+    async fn authorize_chat(&self, action: &str, chat: &ChatId) -> Result<()> {
+        let platform = self.inner.platform();
+        self.consent
+            .check_use(&self.account, platform, action)
+            .await
+            .map_err(|e| refused(e, &self.account, platform, action, Some(chat)))
+    }
+
     async fn authorize_send(&self, chat: &ChatId, action: &str) -> Result<()> {
         let platform = self.inner.platform();
         self.consent
             .check_send(&self.account, platform, chat)
             .await
             .map_err(|e| refused(e, &self.account, platform, action, Some(chat)))
+    }
+
+    fn gated(&self, open: fn(&M) -> Result<EventStream>) -> EventStream {
+        gated_stream(PollState {
+            inner: self.inner.clone(),
+            account: self.account.clone(),
+            consent: self.consent.clone(),
+            platform: self.inner.platform(),
+            open,
+            stream: None,
+            pending: VecDeque::new(),
+            done: false,
+        })
     }
 
     /// [`updates`](Messenger::updates), with the rules checked now: a module that is inactive
@@ -212,6 +250,8 @@ struct PollState<M> {
     account: AccountId,
     consent: Arc<Consent>,
     platform: Platform,
+    /// Opens the inner stream (its updates, or its polled statuses).
+    open: fn(&M) -> Result<EventStream>,
     stream: Option<EventStream>,
     pending: VecDeque<Result<InboundEvent>>,
     done: bool,
@@ -235,7 +275,7 @@ fn gated_stream<M: Messenger + 'static>(state: PollState<M>) -> EventStream {
                         let e = refused(e, &st.account, st.platform, "poll", None);
                         return Some((Err(e), st));
                     }
-                    match st.inner.updates() {
+                    match (st.open)(&st.inner) {
                         Ok(stream) => st.stream.insert(stream),
                         Err(e) => {
                             st.done = true;
@@ -272,19 +312,21 @@ fn gated_stream<M: Messenger + 'static>(state: PollState<M>) -> EventStream {
     }))
 }
 
+impl<M: Messenger + 'static> Wrapper for Gated<M> {
+    type Inner = M;
+    fn wrapped(&self) -> &M {
+        &self.inner
+    }
+}
+
 #[async_trait]
 impl<M: Messenger + 'static> Messenger for Gated<M> {
-    fn platform(&self) -> Platform {
-        self.inner.platform()
-    }
-
-    fn capabilities(&self) -> &Capabilities {
-        self.inner.capabilities()
-    }
-
-    async fn connect(&self) -> Result<AccountInfo> {
-        self.inner.connect().await
-    }
+    // `connect`, `capabilities`, `reply_window`, `is_group_chat` and `canonical_chat` pass
+    // through; everything that sends, reads or takes in is checked.
+    crate::forward_messenger!(except [
+        send_part, send, send_template, edit_text, delete_message, download, mark_read,
+        handle_webhook, updates, status_updates
+    ]);
 
     async fn send_part(&self, chat: &ChatId, part: &Part) -> Result<SentPart> {
         self.authorize_send(&self.inner.canonical_chat(chat), "send")
@@ -332,16 +374,28 @@ impl<M: Messenger + 'static> Messenger for Gated<M> {
         Ok(report)
     }
 
-    fn is_group_chat(&self, chat: &ChatId) -> bool {
-        self.inner.is_group_chat(chat)
+    /// A send: refused while the module is inactive, the platform suspended or the customer
+    /// opted out. The platform renders a template as it was approved, so no notice can be added
+    /// to it, and it does not count as the first contact: the next free-form message still
+    /// carries the notice (see the [module docs](self)).
+    async fn send_template(&self, chat: &ChatId, template: &Template) -> Result<SentPart> {
+        self.authorize_send(&self.inner.canonical_chat(chat), "send_template")
+            .await?;
+        self.inner.send_template(chat, template).await
     }
 
-    fn canonical_chat(&self, chat: &ChatId) -> ChatId {
-        self.inner.canonical_chat(chat)
+    /// Checked like a send: new text reaches the customer.
+    async fn edit_text(&self, chat: &ChatId, message: &MessageId, text: &str) -> Result<()> {
+        self.authorize_send(&self.inner.canonical_chat(chat), "edit_text")
+            .await?;
+        self.inner.edit_text(chat, message, text).await
     }
 
-    async fn reply_window(&self, chat: &ChatId) -> Result<ReplyWindow> {
-        self.inner.reply_window(chat).await
+    /// Checked like any use of the module; an opted-out customer's messages can still be
+    /// deleted (nothing new reaches them).
+    async fn delete_message(&self, chat: &ChatId, message: &MessageId) -> Result<()> {
+        self.authorize_chat("delete_message", chat).await?;
+        self.inner.delete_message(chat, message).await
     }
 
     async fn download(&self, media: &MediaRef) -> Result<ByteStream> {
@@ -350,17 +404,16 @@ impl<M: Messenger + 'static> Messenger for Gated<M> {
     }
 
     async fn mark_read(&self, chat: &ChatId, message: &MessageId) -> Result<()> {
-        let platform = self.inner.platform();
-        self.consent
-            .check_use(&self.account, platform, "mark_read")
-            .await
-            .map_err(|e| refused(e, &self.account, platform, "mark_read", Some(chat)))?;
+        self.authorize_chat("mark_read", chat).await?;
         self.inner.mark_read(chat, message).await
     }
 
+    /// The connector verifies (and parses) the delivery first; only a verified delivery asks
+    /// the rules. So an unsigned request is refused as such (401) without learning whether the
+    /// module is active (403), and never records a continued-use acceptance.
     async fn handle_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome> {
-        self.authorize("webhook").await?;
         let outcome = self.inner.handle_webhook(request).await?;
+        self.authorize("webhook").await?;
         let mut events = Vec::with_capacity(outcome.events.len());
         for event in outcome.events {
             let (observed, error) = observe_event(&self.consent, &self.account, event).await;
@@ -381,14 +434,12 @@ impl<M: Messenger + 'static> Messenger for Gated<M> {
     /// A refusal is the stream's last item. Use [`Gated::checked_updates`] to be refused at
     /// call time.
     fn updates(&self) -> Result<EventStream> {
-        Ok(gated_stream(PollState {
-            inner: self.inner.clone(),
-            account: self.account.clone(),
-            consent: self.consent.clone(),
-            platform: self.inner.platform(),
-            stream: None,
-            pending: VecDeque::new(),
-            done: false,
-        }))
+        Ok(self.gated(|m| m.updates()))
+    }
+
+    /// Polled statuses, gated like [`updates`](Messenger::updates): nothing is polled while the
+    /// module is inactive or the platform suspended.
+    fn status_updates(&self) -> Result<EventStream> {
+        Ok(self.gated(|m| m.status_updates()))
     }
 }

@@ -1,9 +1,11 @@
 //! [`Retrying`]: retries of retryable failures with exponential backoff and jitter.
 //!
 //! What is retried: [`send_part`](Messenger::send_part) (so every part of a
-//! [`send`](Messenger::send)), [`connect`](Messenger::connect) and
-//! [`download`](Messenger::download), and only on errors that say
-//! [`is_retryable`](crate::Error::is_retryable) (rate limits, transport failures, 5xx).
+//! [`send`](Messenger::send)), [`send_template`](Messenger::send_template),
+//! [`edit_text`](Messenger::edit_text), [`delete_message`](Messenger::delete_message),
+//! [`connect`](Messenger::connect) and [`download`](Messenger::download), and only on errors
+//! that say [`is_retryable`](crate::Error::is_retryable) (rate limits, transport failures, 5xx).
+//! Every other method is forwarded untouched.
 //! The delay is [`Backoff::delay_for`]: the platform's retry-after where it gave one, the
 //! jittered exponential backoff otherwise.
 //!
@@ -13,7 +15,9 @@
 //! platform that drops repeats of it ([`RetryPolicy::platform_deduplicates`], e.g. VK's
 //! `random_id`). A key alone is not enough: Telegram and WhatsApp accept no key and deliver a
 //! resent message twice. Otherwise the error is returned as it is, `MaybeSent`, for the caller
-//! to reconcile.
+//! to reconcile. A template carries no key, so a template that may have gone out is never
+//! resent; an edit or a deletion is idempotent (doing it twice leaves the same result), so it
+//! is retried whatever its delivery.
 
 use std::fmt;
 use std::future::Future;
@@ -22,13 +26,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tracing::{debug, warn};
 
+use super::Wrapper;
 use crate::backoff::Backoff;
-use crate::capabilities::Capabilities;
 use crate::error::{Delivery, Error, Result};
-use crate::messenger::{EventStream, Messenger, SentPart};
-use crate::model::{AccountInfo, ByteStream, ChatId, MediaRef, MessageId, Platform};
-use crate::plan::{Part, ReplyWindow};
-use crate::webhook::{WebhookOutcome, WebhookRequest};
+use crate::messenger::{Messenger, SentPart};
+use crate::model::{AccountInfo, ByteStream, ChatId, MediaRef, MessageId, Template};
+use crate::plan::Part;
 
 /// How [`Retrying`] retries.
 ///
@@ -130,7 +133,8 @@ impl RetryPolicy {
 
 /// A [`Messenger`] that retries retryable failures under a [`RetryPolicy`].
 ///
-/// Put it outside [`RateLimited`](super::RateLimited), so that every retry is rate limited too.
+/// Put it outside [`RateLimited`](super::RateLimited), so that every retry is rate limited too
+/// ([`Stack`](super::Stack) does).
 /// Each retry is logged (`tracing`, level `warn`) with the error kind, the attempt and the
 /// delay, nothing else.
 ///
@@ -152,6 +156,9 @@ pub struct Retrying<M> {
 
 impl<M: Messenger> Retrying<M> {
     /// Retries `inner`'s failures under `policy`.
+    ///
+    /// For advanced use (a layer alone, a stack of your own): [`Stack`](super::Stack) builds
+    /// the layers in the one safe order.
     pub fn new(inner: M, policy: RetryPolicy) -> Self {
         Self { inner, policy }
     }
@@ -209,15 +216,20 @@ impl<M: fmt::Debug> fmt::Debug for Retrying<M> {
     }
 }
 
+impl<M: Messenger> Wrapper for Retrying<M> {
+    type Inner = M;
+    fn wrapped(&self) -> &M {
+        &self.inner
+    }
+}
+
 #[async_trait]
 impl<M: Messenger> Messenger for Retrying<M> {
-    fn platform(&self) -> Platform {
-        self.inner.platform()
-    }
-
-    fn capabilities(&self) -> &Capabilities {
-        self.inner.capabilities()
-    }
+    // `send` is the trait's own: the planner over this layer's `send_part`, so every part is
+    // retried on its own.
+    crate::forward_messenger!(except [
+        connect, send_part, send, send_template, edit_text, delete_message, download
+    ]);
 
     async fn connect(&self) -> Result<AccountInfo> {
         self.run("connect", true, || self.inner.connect()).await
@@ -225,37 +237,39 @@ impl<M: Messenger> Messenger for Retrying<M> {
 
     async fn send_part(&self, chat: &ChatId, part: &Part) -> Result<SentPart> {
         // Resending is safe only where the platform itself drops the repeat, by the key.
-        let safe = self.policy.platform_deduplicates && part.idempotency_key.is_some();
+        let dedups = self.policy.platform_deduplicates || self.inner.capabilities().keyed_sends;
+        let safe = dedups && part.idempotency_key.is_some();
         self.run("send_part", safe, || self.inner.send_part(chat, part))
             .await
     }
 
-    fn is_group_chat(&self, chat: &ChatId) -> bool {
-        self.inner.is_group_chat(chat)
+    /// Retried like a part, but a template carries no idempotency key: one that may have gone
+    /// out ([`Delivery::MaybeSent`]) is never resent.
+    async fn send_template(&self, chat: &ChatId, template: &Template) -> Result<SentPart> {
+        self.run("send_template", false, || {
+            self.inner.send_template(chat, template)
+        })
+        .await
     }
 
-    fn canonical_chat(&self, chat: &ChatId) -> ChatId {
-        self.inner.canonical_chat(chat)
+    /// Editing to the same text twice leaves one edit: always safe to retry.
+    async fn edit_text(&self, chat: &ChatId, message: &MessageId, text: &str) -> Result<()> {
+        self.run("edit_text", true, || {
+            self.inner.edit_text(chat, message, text)
+        })
+        .await
     }
 
-    async fn reply_window(&self, chat: &ChatId) -> Result<ReplyWindow> {
-        self.inner.reply_window(chat).await
+    /// Deleting twice deletes once: always safe to retry.
+    async fn delete_message(&self, chat: &ChatId, message: &MessageId) -> Result<()> {
+        self.run("delete_message", true, || {
+            self.inner.delete_message(chat, message)
+        })
+        .await
     }
 
     async fn download(&self, media: &MediaRef) -> Result<ByteStream> {
         self.run("download", true, || self.inner.download(media))
             .await
-    }
-
-    async fn mark_read(&self, chat: &ChatId, message: &MessageId) -> Result<()> {
-        self.inner.mark_read(chat, message).await
-    }
-
-    async fn handle_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome> {
-        self.inner.handle_webhook(request).await
-    }
-
-    fn updates(&self) -> Result<EventStream> {
-        self.inner.updates()
     }
 }
